@@ -205,7 +205,7 @@ class LoopProblem:
         unknown = set(data) - names - {"schema_version"}
         if unknown:
             raise ValueError(f"loop problem has unknown fields: {sorted(unknown)}")
-        kwargs = {k: (tuple(v) if k in ("w_pad", "h_pad") else v) for k, v in data.items() if k in names}
+        kwargs: dict[str, Any] = {k: (tuple(v) if k in ("w_pad", "h_pad") else v) for k, v in data.items() if k in names}
         return cls(**kwargs)
 
     def to_json(self) -> str:
