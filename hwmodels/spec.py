@@ -15,6 +15,8 @@ from typing import Any
 
 from cosa_onnx.problem import ALL_OPERANDS, Operand
 
+TimeloopValue = int | float | str | bool
+
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryLevel:
@@ -32,6 +34,9 @@ class MemoryLevel:
     write_energy_pj_per_word: float = 0.0
     # Optional fixed split of a shared level between tensors (fractions of capacity_words).
     partition: tuple[tuple[Operand, float], ...] | None = None
+    # Extra Timeloop storage attributes (e.g. ``cluster-size``, ``num-ports``) that only matter to
+    # Timeloop's own energy model; carried through import/export unchanged, unused by our model.
+    timeloop_attributes: tuple[tuple[str, TimeloopValue], ...] = ()
 
     def capacity_for(self, operand: Operand) -> float | None:
         """Words available to ``operand`` if the level is partitioned, else its whole capacity."""
@@ -44,6 +49,16 @@ class MemoryLevel:
     @property
     def unbounded(self) -> bool:
         return self.capacity_words is None
+
+    @property
+    def capacity_bits(self) -> int | None:
+        return None if self.capacity_words is None else self.capacity_words * self.word_bits
+
+    @property
+    def capacity_kib(self) -> float | None:
+        """Capacity of one instance in KiB (1024 bytes), None if unbounded."""
+        bits = self.capacity_bits
+        return None if bits is None else bits / 8 / 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +109,8 @@ class HardwareSpec:
             }
             if lv.partition is not None:
                 entry["partition"] = {v.value: f for v, f in lv.partition}
+            if lv.timeloop_attributes:
+                entry["timeloop_attributes"] = dict(lv.timeloop_attributes)
             levels.append(entry)
         return {
             "name": self.name,
