@@ -30,9 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from cosa_onnx.errors import ShapeError
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.hwmodels.spec import HardwareSpec
+from cosa_onnx.onnx_ops import NodeShapes, UnsupportedLayer, map_node
 from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule
 
@@ -79,31 +82,54 @@ class RelaxCalls:
 
 
 # ---- shape helpers (pure integers; no TVM objects) -------------------------------------------
+# The Relax call is restated as the equivalent ONNX node and mapped by the ONNX importer's
+# ``map_node``, so both front ends produce identical loop problems for identical layers.
+
+@dataclass(frozen=True, kw_only=True)
+class OperandBits:
+    """Element bits of a call's activation (x), weight (w) and output (y) tensors."""
+
+    x: int = 8
+    w: int = 8
+    y: int = 8
+
+
+def _mapped(node: onnx.NodeProto, name: str, x: Sequence[int], w: Sequence[int], y: Sequence[int] | None,
+            bits: OperandBits) -> LoopProblem:
+    if any(int(d) < 1 for d in (*x, *w, *(y or ()))):
+        raise UnsupportedCallError(f"zero or negative dim in {list(x)} x {list(w)}")
+    shapes = NodeShapes(name=name, x=tuple(int(d) for d in x), w=tuple(int(d) for d in w),
+                        y=None if y is None else tuple(int(d) for d in y), x_bits=bits.x, w_bits=bits.w, y_bits=bits.y)
+    try:
+        return map_node(node, shapes)
+    except (ShapeError, UnsupportedLayer, ValueError) as exc:
+        raise UnsupportedCallError(str(exc)) from None
+
+
+def _permuted(layout: str, canonical: str, shape: Sequence[int]) -> list[int]:
+    if sorted(layout) != sorted(canonical) or len(shape) != len(layout):
+        raise UnsupportedCallError(f"layout {layout!r} is not a permutation of {canonical}")
+    by_axis = dict(zip(layout, shape, strict=True))
+    return [int(by_axis[axis]) for axis in canonical]
+
 
 def conv2d_problem(name: str, *, data_shape: Sequence[int], weight_shape: Sequence[int],
-                   out_shape: Sequence[int], strides: Sequence[int], padding: Sequence[int],
+                   out_shape: Sequence[int] | None, strides: Sequence[int], padding: Sequence[int],
                    dilation: Sequence[int], groups: int, data_layout: str = "NCHW",
-                   kernel_layout: str = "OIHW", out_layout: str = "NCHW") -> LoopProblem:
+                   kernel_layout: str = "OIHW", out_layout: str = "NCHW",
+                   bits: OperandBits | None = None) -> LoopProblem:
     """The loop problem of a 2-D convolution given shapes in the named layouts.
 
     ``padding`` is Relax's (top, left, bottom, right) or (vertical, horizontal) or one value.
     """
-    for layout, letters in ((data_layout, "NCHW"), (kernel_layout, "OIHW"), (out_layout, "NCHW")):
-        if sorted(layout) != sorted(letters):
-            raise UnsupportedCallError(f"layout {layout!r} is not a permutation of {letters}")
-    data = dict(zip(data_layout, data_shape, strict=True))
-    weight = dict(zip(kernel_layout, weight_shape, strict=True))
-    out = dict(zip(out_layout, out_shape, strict=True))
-    if groups < 1 or weight["O"] % groups:
-        raise UnsupportedCallError(f"groups={groups} does not divide {weight['O']} output channels")
+    x = _permuted(data_layout, "NCHW", data_shape)
+    w = _permuted(kernel_layout, "OIHW", weight_shape)
+    y = None if out_shape is None else _permuted(out_layout, "NCHW", out_shape)
     top, left, bottom, right = _four_pads(padding)
-    return _problem(
-        name, op_type="Conv", g=groups, r=weight["W"], s=weight["H"], p=out["W"], q=out["H"],
-        c=weight["I"], k=weight["O"] // groups, n=data["N"],
-        w_stride=int(strides[1]), h_stride=int(strides[0]),
-        w_dilation=int(dilation[1]), h_dilation=int(dilation[0]),
-        w_pad=(left, right), h_pad=(top, bottom),
-    )
+    node = onnx.helper.make_node("Conv", ["x", "w"], ["y"], name=name, group=int(groups),
+                                 strides=[int(v) for v in strides], dilations=[int(v) for v in dilation],
+                                 pads=[top, left, bottom, right])
+    return _mapped(node, name, x, w, y, bits or OperandBits())
 
 
 def _four_pads(padding: Sequence[int]) -> tuple[int, int, int, int]:
@@ -117,44 +143,19 @@ def _four_pads(padding: Sequence[int]) -> tuple[int, int, int, int]:
     return pads[0], pads[1], pads[2], pads[3]
 
 
-def matmul_problem(name: str, *, a_shape: Sequence[int], b_shape: Sequence[int]) -> LoopProblem:
-    """The loop problem of ``A[..., M, Kd] @ B[..., Kd, Nd]`` (P = M, C = Kd, K = Nd).
-
-    Batch dims of A alone fold into M (B is shared: a weight matrix); when B is batched too, the
-    broadcast batch size becomes G.
-    """
-    a = [int(x) for x in a_shape] if len(a_shape) > 1 else [1, int(a_shape[0])]
-    b = [int(x) for x in b_shape] if len(b_shape) > 1 else [int(b_shape[0]), 1]
-    if a[-1] != b[-2]:
-        raise UnsupportedCallError(f"contracted dims differ: A[..., {a[-1]}] @ B[{b[-2]}, ...]")
-    a_batch, b_batch = a[:-2], b[:-2]
-    m = a[-2]
-    groups = 1
-    if b_batch:
-        groups = _broadcast_size(a_batch, b_batch)
-    else:
-        for extent in a_batch:
-            m *= extent
-    return _problem(name, op_type="MatMul", g=groups, p=m, c=a[-1], k=b[-1])
+def matmul_problem(name: str, *, a_shape: Sequence[int], b_shape: Sequence[int],
+                   bits: OperandBits | None = None) -> LoopProblem:
+    """The loop problem of ``A[..., M, Kd] @ B[..., Kd, Nd]``, mapped as ONNX MatMul (see ``onnx_ops``)."""
+    node = onnx.helper.make_node("MatMul", ["a", "b"], ["y"], name=name)
+    return _mapped(node, name, a_shape, b_shape, None, bits or OperandBits())
 
 
-def _broadcast_size(a_batch: Sequence[int], b_batch: Sequence[int]) -> int:
-    width = max(len(a_batch), len(b_batch))
-    a = [1] * (width - len(a_batch)) + list(a_batch)
-    b = [1] * (width - len(b_batch)) + list(b_batch)
-    size = 1
-    for x, y in zip(a, b, strict=True):
-        if x != y and 1 not in (x, y):
-            raise UnsupportedCallError(f"batch dims {a_batch} and {b_batch} do not broadcast")
-        size *= max(x, y)
-    return size
-
-
-def _problem(name: str, **fields: Any) -> LoopProblem:
-    try:
-        return LoopProblem(name=name, **fields)
-    except ValueError as exc:
-        raise UnsupportedCallError(str(exc)) from None
+def dtype_bits(dtype: str) -> int:
+    """Bits per element of a TVM dtype string (``float32`` -> 32, ``int8`` -> 8, ``int4`` -> 4)."""
+    digits = "".join(ch for ch in dtype.split("x")[0] if ch.isdigit())
+    if not digits:
+        raise UnsupportedCallError(f"dtype {dtype!r} has no bit width")
+    return int(digits)
 
 
 # ---- walking a Relax module ------------------------------------------------------------------
@@ -218,6 +219,12 @@ def _with_unit_height(layout: str, shape: Sequence[int]) -> tuple[str, list[int]
     return layout[:at] + "H" + layout[at:], [*shape[:at], 1, *shape[at:]]
 
 
+def _call_bits(call: Any) -> OperandBits:
+    """Element bits from the dtypes of the call's two operands and its result."""
+    x, w = (dtype_bits(str(getattr(_type_of(arg), "dtype", ""))) for arg in list(call.args)[:2])
+    return OperandBits(x=x, w=w, y=dtype_bits(str(getattr(_type_of(call), "dtype", ""))))
+
+
 def _conv1d_problem(name: str, call: Any, bind: Mapping[str, int]) -> LoopProblem:
     attrs = call.attrs
     args = list(call.args)
@@ -232,6 +239,7 @@ def _conv1d_problem(name: str, call: Any, bind: Mapping[str, int]) -> LoopProble
         name, data_shape=data_shape, weight_shape=weight_shape, out_shape=out_shape,
         strides=[1, int(attrs.strides[0])], padding=[0, left, 0, right], dilation=[1, int(attrs.dilation[0])],
         groups=int(attrs.groups), data_layout=data_layout, kernel_layout=kernel_layout, out_layout=out_layout,
+        bits=_call_bits(call),
     )
 
 
@@ -247,8 +255,10 @@ def _call_problem(name: str, op_name: str, call: Any, bind: Mapping[str, int]) -
             padding=[int(x) for x in attrs.padding], dilation=[int(x) for x in attrs.dilation],
             groups=int(attrs.groups), data_layout=str(attrs.data_layout),
             kernel_layout=str(attrs.kernel_layout), out_layout=str(attrs.out_layout or attrs.data_layout),
+            bits=_call_bits(call),
         )
-    return matmul_problem(name, a_shape=static_shape(args[0], bind), b_shape=static_shape(args[1], bind))
+    return matmul_problem(name, a_shape=static_shape(args[0], bind), b_shape=static_shape(args[1], bind),
+                          bits=_call_bits(call))
 
 
 def extract_calls(mod: Any, *, bind: Mapping[str, int] | None = None) -> RelaxCalls:
