@@ -1,0 +1,1 @@
+"""The CoSA MIP scheduler (python-mip + CBC)."""

@@ -1,0 +1,53 @@
+"""Assemble one MIP (variables, constraints, objective) for a layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import mip
+
+from cosa_onnx.passes.cosa_mip.constraints import (
+    HaloMode,
+    add_assignment_constraints,
+    add_capacity_constraints,
+    add_fanout_constraints,
+    add_reuse_tracking,
+    capacity_budgets,
+    capacity_exprs,
+)
+from cosa_onnx.passes.cosa_mip.layout import Layout
+from cosa_onnx.passes.cosa_mip.objectives import cosa_objective
+from cosa_onnx.passes.cosa_mip.variables import MipVars, add_placement_vars
+from cosa_onnx.problem import Operand
+
+
+@dataclass(kw_only=True)
+class BuiltModel:
+    """A built model with handles to what the solver loop needs (capacity rows to tighten)."""
+
+    vars: MipVars
+    budgets: dict[tuple[int, Operand], float]
+    capacity: dict[tuple[int, Operand], mip.LinExpr]
+
+    @property
+    def model(self) -> mip.Model:
+        return self.vars.model
+
+
+def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: bool,
+                threads: int, seed: int) -> BuiltModel:
+    """The CoSA MIP for ``layout`` with the paper-era objective (CBC, silent, deterministic)."""
+    model = mip.Model(sense=mip.MINIMIZE, solver_name=mip.CBC)
+    model.verbose = 0
+    model.threads = threads
+    model.seed = seed
+    mv = add_placement_vars(model, layout)
+    add_assignment_constraints(mv)
+    add_fanout_constraints(mv)
+    budgets = capacity_budgets(layout, split)
+    exprs = capacity_exprs(mv, budgets, HaloMode(paper=paper_halo))
+    add_capacity_constraints(mv, exprs, budgets)
+    add_reuse_tracking(mv)
+    model.objective = cosa_objective(mv, exprs)
+    return BuiltModel(vars=mv, budgets=budgets, capacity=exprs)
