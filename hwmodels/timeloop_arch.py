@@ -7,7 +7,8 @@ Import (:func:`spec_from_timeloop_arch`) follows Timeloop 3.0's reading of a sto
   size). ``technology: DRAM`` or ``class: DRAM`` (or no size on the outermost level) = unbounded.
 - ``word-bits`` (or ``word_width``/``datawidth``) is required; ``block-size`` (or ``n_words``)
   defaults to 1; ``cluster-size`` (or ``width`` / (word bits x block size)) is kept as a Timeloop
-  attribute; ``instances`` or ``meshX`` x ``meshY``.
+  attribute; ``instances`` or ``meshX`` x ``meshY`` (the mesh shape itself is dropped: our spec
+  has one fan-out per level, and the export puts every spatial factor on mesh X).
 - bandwidth: ``bandwidth`` B means ``B/2`` read + ``B/2`` write (Timeloop's rule);
   ``read_bandwidth`` / ``write_bandwidth`` override it.
 
@@ -45,7 +46,7 @@ EnergyTable = Mapping[str, Mapping[str, float]]
 _CONSUMED = frozenset({
     "name", "entries", "depth", "memory_depth", "sizeKB", "word-bits", "word_width", "datawidth",
     "block-size", "n_words", "width", "instances", "bandwidth", "read_bandwidth", "write_bandwidth",
-    "multiple-buffering", "technology", "class", "vector-access-energy",
+    "multiple-buffering", "technology", "class", "vector-access-energy", "meshX", "meshY",
 })
 _NAME_HINTS: tuple[tuple[Operand, tuple[str, ...]], ...] = (
     (Operand.WEIGHTS, ("weight", "filter", "wgt")),
