@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cosa_onnx import __version__
+from cosa_onnx.bounds import LayerBounds
+from cosa_onnx.cost import LayerCost
 from cosa_onnx.errors import UserInputError
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.problem import ALL_DIMS, LoopProblem
@@ -55,33 +57,7 @@ class ReportError(UserInputError):
     """A report cannot be read or written (bad schema version, unknown format, unwritable path)."""
 
 
-# ---- inputs (structural types: satisfied by cost.LayerCost, bounds.LayerBounds, importer.UnscheduledOp) --
-
-class CostLike(Protocol):
-    @property
-    def cycles(self) -> int: ...
-    @property
-    def compute_cycles(self) -> int: ...
-    @property
-    def energy_pj(self) -> float: ...
-    @property
-    def macs(self) -> int: ...
-    @property
-    def padded_macs(self) -> int: ...
-    @property
-    def utilization(self) -> float: ...
-
-
-class BoundsLike(Protocol):
-    @property
-    def compute_cycles(self) -> int: ...
-    @property
-    def dram_cycles(self) -> int: ...
-    @property
-    def latency_cycles(self) -> int: ...
-    @property
-    def energy_pj(self) -> float: ...
-
+# ---- inputs ---------------------------------------------------------------------------------------
 
 class UnscheduledLike(Protocol):
     @property
@@ -102,8 +78,8 @@ class LayerResult:
     op_type: str
     problem: LoopProblem
     schedule: Schedule
-    cost: CostLike
-    bounds: BoundsLike
+    cost: LayerCost
+    bounds: LayerBounds
     solve_time_s: float = 0.0
     cache_hit: bool = False
 
@@ -134,6 +110,8 @@ class LayerRow:
     latency_vs_bound: float | None     # cycles / latency bound (>= 1 for a sound model)
     energy_vs_bound: float | None      # energy / energy bound
     energy_breakdown_pj: dict[str, dict[str, float]]  # level -> tensor -> pJ (level "MAC": {"MAC": pJ})
+    limited_by: str                    # "compute" or the level whose bandwidth sets the cycles
+    accesses: list[dict[str, Any]]     # per level and tensor: reads, fills, updates (words), energy_pj
     solver: dict[str, Any]             # method, objective_name, status, objective, best_bound, gap, flags
     latency_s: float | None
     timing: dict[str, Any]             # run-dependent: solve_time_s, cache_hit
@@ -255,26 +233,20 @@ def schedule_summary(schedule: Schedule) -> str:
     return " | ".join(parts) if parts else "(all loops trivial)"
 
 
-def energy_breakdown(cost: CostLike, spec: HardwareSpec) -> dict[str, dict[str, float]]:
-    """level -> tensor -> pJ from a cost result, plus ``{"MAC": {"MAC": pJ}}``.
-
-    Reads ``energy_by_level_operand_pj`` (level -> tensor -> pJ) when the cost object has it, else
-    ``energy_by_level_pj`` (level -> pJ, booked under tensor "all").
-    """
+def energy_breakdown(cost: LayerCost) -> dict[str, dict[str, float]]:
+    """level -> tensor -> pJ (innermost level first), plus ``{"MAC": {"MAC": pJ}}``; sums to the energy."""
     out: dict[str, dict[str, float]] = {}
-    detailed = getattr(cost, "energy_by_level_operand_pj", None)
-    by_level = getattr(cost, "energy_by_level_pj", None)
-    if detailed is not None:
-        for level, per_operand in detailed.items():
-            out[str(level)] = {str(v): float(e) for v, e in per_operand.items()}
-    elif by_level is not None:
-        for level, e in by_level.items():
-            out[str(level)] = {"all": float(e)}
-    mac_pj = getattr(cost, "mac_energy_pj", None)
-    if mac_pj is None:
-        mac_pj = cost.padded_macs * spec.mac_energy_pj
-    out.setdefault(MAC_LEVEL, {MAC_LEVEL: float(mac_pj)})
+    for access in cost.accesses:
+        slot = out.setdefault(access.level, {})
+        slot[access.operand.value] = slot.get(access.operand.value, 0.0) + access.energy_pj
+    out[MAC_LEVEL] = {MAC_LEVEL: float(cost.mac_energy_pj)}
     return out
+
+
+def limited_by(cost: LayerCost) -> str:
+    """What sets the layer's cycles: "compute" or the level whose bandwidth needs the most cycles."""
+    level, worst = max(cost.bandwidth_cycles, key=lambda item: item[1], default=("", 0))
+    return level if worst > cost.compute_cycles else "compute"
 
 
 def _solver_dict(schedule: Schedule) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -297,7 +269,8 @@ def _layer_row(res: LayerResult, spec: HardwareSpec, group: int) -> LayerRow:
         bound_compute_cycles=int(bounds.compute_cycles), bound_dram_cycles=int(bounds.dram_cycles),
         bound_latency_cycles=int(bounds.latency_cycles), bound_energy_pj=float(bounds.energy_pj),
         latency_vs_bound=_ratio(cycles, bounds.latency_cycles), energy_vs_bound=_ratio(energy, bounds.energy_pj),
-        energy_breakdown_pj=energy_breakdown(cost, spec), solver=solver, latency_s=_seconds(cycles, spec),
+        energy_breakdown_pj=energy_breakdown(cost), limited_by=limited_by(cost),
+        accesses=[a.to_dict() for a in cost.accesses], solver=solver, latency_s=_seconds(cycles, spec),
         timing={"solve_time_s": float(res.solve_time_s), "cache_hit": bool(res.cache_hit), **solver_timing},
     )
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from test_report_fixtures import PROBLEMS, UNSCHEDULED, StandInOp, make_results
+from test_report_fixtures import PROBLEMS, UNSCHEDULED, make_results, op
 
 from cosa_onnx.errors import UserInputError
 from cosa_onnx.hwmodels.loader import load_spec, spec_from_dict
@@ -71,18 +71,16 @@ def test_shape_groups_dedupe_identical_layers(report: NetworkReport) -> None:
 def test_unscheduled_estimate_arithmetic(spec: HardwareSpec) -> None:
     dram = spec.outermost
     assert dram.read_bandwidth_words_per_cycle and dram.write_bandwidth_words_per_cycle
-    op = StandInOp(node_name="pool", op_type="MaxPool", node_index=0, input_words=4096, output_words=1023)
-    row = estimate_unscheduled(op, spec)
+    pool = op("pool", "MaxPool", 4096, 1023)
+    row = estimate_unscheduled(pool, spec)
     assert row.moved_words == 4096 + 1023
     assert row.estimate_cycles == max(math.ceil(4096 / dram.read_bandwidth_words_per_cycle),
                                       math.ceil(1023 / dram.write_bandwidth_words_per_cycle))
     assert row.estimate_energy_pj == pytest.approx(4096 * dram.read_energy_pj_per_word
                                                    + 1023 * dram.write_energy_pj_per_word)
-    view = estimate_unscheduled(StandInOp(node_name="f", op_type="Flatten", node_index=1,
-                                          input_words=99, output_words=99), spec)
+    view = estimate_unscheduled(op("f", "Flatten", 99, 99), spec)
     assert (view.moved_words, view.estimate_cycles, view.estimate_energy_pj) == (0, 0, 0.0)
-    unknown = estimate_unscheduled(StandInOp(node_name="d", op_type="Softmax", node_index=2,
-                                             input_words=None, output_words=5), spec)
+    unknown = estimate_unscheduled(op("d", "Softmax", None, 5), spec)
     assert unknown.moved_words is None and "unknown" in unknown.note
 
 
@@ -90,8 +88,7 @@ def test_estimate_with_slow_write_channel(spec: HardwareSpec) -> None:
     data = spec.to_dict()
     data["levels"][-1]["write_bandwidth_words_per_cycle"] = 0.5
     slow = spec_from_dict(data)
-    row = estimate_unscheduled(StandInOp(node_name="a", op_type="Add", node_index=0,
-                                         input_words=100, output_words=50), slow)
+    row = estimate_unscheduled(op("a", "Add", 100, 50), slow)
     assert row.estimate_cycles == 100  # 50 words at 0.5 words/cycle beat 100 words at 10/cycle
 
 
