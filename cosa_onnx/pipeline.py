@@ -56,10 +56,10 @@ class CompileOptions:
     def scheduler_options(self) -> Any:
         """The :class:`~cosa_onnx.passes.cosa_mip.MipOptions` these options select (None: the
         driver's defaults for a non-MIP scheduler)."""
-        from cosa_onnx.passes.cosa_mip import MipOptions
-
         if self.scheduler != "mip":
             return None
+        from cosa_onnx.passes.cosa_mip import MipOptions
+
         kwargs: dict[str, Any] = {"objective": self.objective}
         if self.time_limit_s is not None:
             kwargs["time_limit_s"] = float(self.time_limit_s)

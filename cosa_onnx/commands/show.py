@@ -62,12 +62,11 @@ def loop_nest(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule) -> l
             if factor > 1:
                 depth += 1
                 lines.append(INDENT * depth + f"for {dim.value} in [0:{factor})")
-        for dim in ALL_DIMS:
-            factor = lm.spatial_factor(dim)
-            if factor > 1:
-                depth += 1
-                lines.append(INDENT * depth + f"parallel-for {dim.value} in [0:{factor})  "
-                                              f"(of {spec.fanout(index)} below)")
+        if lm.spatial:
+            depth += 1
+            loops = ", ".join(f"{d.value} in [0:{f})" for d, f in lm.spatial)
+            below = "MACs" if index == 0 else f"{spec.levels[index - 1].name} instances"
+            lines.append(INDENT * depth + f"parallel-for {loops}  ({lm.spatial_size} of {spec.fanout(index)} {below})")
     lines.append(INDENT * (depth + 1) + f"MAC x{spec.mac_instances}")
     return lines
 
