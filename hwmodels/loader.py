@@ -18,7 +18,7 @@ import yaml
 from cosa_onnx.errors import SpecError
 from cosa_onnx.hwmodels.spec import HardwareSpec, MemoryLevel, TimeloopValue
 from cosa_onnx.hwmodels.validate import validate_spec
-from cosa_onnx.problem import Operand
+from cosa_onnx.problem import ALL_OPERANDS, Operand
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _partition(raw: Any, keeps: frozenset[Operand], where: str) -> tuple[tuple[O
     total = sum(f for _, f in out)
     if total > 1 + 1e-9:
         raise SpecError(f"{where}: fractions sum to {total:g} > 1 (they share one capacity)")
-    return tuple(out)
+    return tuple(sorted(out, key=lambda item: ALL_OPERANDS.index(item[0])))  # canonical order
 
 
 def _timeloop_attributes(raw: Any, where: str) -> tuple[tuple[str, TimeloopValue], ...]:

@@ -49,6 +49,26 @@ def _check_level_fields(spec: HardwareSpec, lv: MemoryLevel) -> None:
         total = sum(f for _, f in lv.partition)
         if total > 1 + 1e-9:
             raise SpecError(f"{where} partition: fractions sum to {total:g} > 1")
+        for operand in sorted(lv.keeps):
+            words = lv.capacity_for(operand) or 0.0
+            if words < 1:
+                raise SpecError(f"{where} partition: gives {operand.value}, which the level keeps, {words:g} words, so "
+                                f"no {operand.value} tile fits; give it a share or remove it from keeps")
+    _check_room(where, lv)
+
+
+def _check_room(where: str, lv: MemoryLevel) -> None:
+    """Every kept tensor needs room for at least one element, or nothing can ever be mapped."""
+    if lv.capacity_words is None:
+        return
+    if lv.partition is not None:
+        for operand, fraction in lv.partition:
+            if fraction * lv.capacity_words < 1:
+                raise SpecError(f"{where} partition {operand.value}: {fraction:g} of {lv.capacity_words} words is "
+                                "less than one word (no tile fits; raise the fraction or capacity_words)")
+    elif lv.capacity_words < len(lv.keeps):
+        raise SpecError(f"{where} capacity_words: {lv.capacity_words} word(s) cannot hold one element of each of "
+                        f"the {len(lv.keeps)} kept tensors (raise capacity_words or keep fewer tensors)")
 
 
 def _check_keeps(spec: HardwareSpec) -> None:

@@ -131,6 +131,10 @@ BAD_SPECS: list[tuple[str, Mutation, str]] = [
      "level 'GlobalBuffer' partition: names Weights, which the level does not keep"),
     ("partition-unknown", _set("GlobalBuffer", "partition", {"Psums": 0.5}), "level 'GlobalBuffer' partition: unknown tensor 'Psums'"),
     ("partition-not-mapping", _set("GlobalBuffer", "partition", [0.5]), "level 'GlobalBuffer' partition: must map"),
+    ("no-room-for-kept-tensors", _set("GlobalBuffer", "capacity_words", 1),
+     "level 'GlobalBuffer' capacity_words: 1 word(s) cannot hold one element of each of the 2 kept tensors"),
+    ("partition-below-one-word", _set("AccumulationBuffer", "partition", {"Outputs": 0.01}),
+     "level 'AccumulationBuffer' partition Outputs: 0.01 of 64 words is less than one word"),
     ("timeloop-attr-not-scalar", _set("Registers", "timeloop_attributes", {"cluster-size": [64]}),
      "level 'Registers' timeloop_attributes cluster-size"),
 ]
@@ -296,3 +300,12 @@ def test_spec_objects_are_frozen_and_hashable() -> None:
     assert hash(spec) == hash(load_spec("simba"))
     with pytest.raises(AttributeError):
         spec.name = "x"  # type: ignore[misc]
+
+
+def test_partition_order_is_canonical() -> None:
+    data = _base()
+    _level(data, "GlobalBuffer")["partition"] = {"Outputs": 0.5, "Inputs": 0.5}
+    first = spec_from_dict(data)
+    _level(data, "GlobalBuffer")["partition"] = {"Inputs": 0.5, "Outputs": 0.5}
+    assert spec_from_dict(data) == first
+    assert spec_from_dict(data).content_hash() == first.content_hash()
