@@ -103,7 +103,7 @@ def test_markdown_escapes_table_cells(evil_report: NetworkReport) -> None:
     assert cell(EVIL) in md
     # every table row keeps its column count despite the pipe in the name
     layer_lines = [line for line in md.splitlines() if line.startswith("| 2 |")]
-    assert layer_lines and all(line.replace("\\|", "").count("|") == 15 for line in layer_lines[:1])
+    assert layer_lines and all(line.replace("\\|", "").count("|") == 16 for line in layer_lines[:1])
 
 
 def test_html_has_every_chart_and_table(report: NetworkReport) -> None:

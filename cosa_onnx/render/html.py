@@ -198,15 +198,15 @@ def chart_time_share(report: NetworkReport) -> str:
 
 
 def _layers_table(report: NetworkReport) -> str:
-    header = ["#", "Node", "Op", "Shape", "Cycles", "Compute bound", "Latency bound", "× bound", "Energy",
-              "× bound", "Util.", "MACs", "Padded MACs", "Solver", "Gap", "Time", "Cache"]
+    header = ["#", "Node", "Op", "Shape", "Cycles", "Compute bound", "Latency bound", "× bound", "Limited by",
+              "Energy", "× bound", "Util.", "MACs", "Padded MACs", "Solver", "Gap", "Time", "Cache"]
     rows = [[i, r.node_name, r.op_type, fmt.shape(r.shape), fmt.count(r.cycles), fmt.count(r.bound_compute_cycles),
-             fmt.count(r.bound_latency_cycles), fmt.ratio(r.latency_vs_bound), fmt.energy(r.energy_pj),
+             fmt.count(r.bound_latency_cycles), fmt.ratio(r.latency_vs_bound), r.limited_by, fmt.energy(r.energy_pj),
              fmt.ratio(r.energy_vs_bound), fmt.percent(r.utilization), fmt.count(r.macs), fmt.count(r.padded_macs),
              fmt.solver_status(r.solver), fmt.gap(r.solver.get("gap")), fmt.seconds(r.timing.get("solve_time_s")),
              "hit" if r.timing.get("cache_hit") else ""] for i, r in enumerate(report.layers)]
     classes = ["over" if (r.latency_vs_bound or 0.0) > OVER_BOUND else "" for r in report.layers]
-    return _table("table-layers", header, rows, "rlllrrrrrrrrrlrrl", classes)
+    return _table("table-layers", header, rows, "rlllrrrrlrrrrrlrrl", classes)
 
 
 def _totals_table(report: NetworkReport) -> str:

@@ -69,16 +69,16 @@ def _totals(report: NetworkReport) -> list[str]:
 
 
 def _layers(report: NetworkReport) -> list[str]:
-    header = ["#", "Node", "Op", "Shape", "Cycles", "Latency bound", "× bound", "Energy", "× bound",
+    header = ["#", "Node", "Op", "Shape", "Cycles", "Latency bound", "× bound", "Limited by", "Energy", "× bound",
               "Util.", "Solver", "Gap", "Time", "Cache"]
     rows = [
         [i, r.node_name, r.op_type, fmt.shape(r.shape), fmt.count(r.cycles), fmt.count(r.bound_latency_cycles),
-         fmt.ratio(r.latency_vs_bound), fmt.energy(r.energy_pj), fmt.ratio(r.energy_vs_bound),
+         fmt.ratio(r.latency_vs_bound), r.limited_by, fmt.energy(r.energy_pj), fmt.ratio(r.energy_vs_bound),
          fmt.percent(r.utilization), fmt.solver_status(r.solver), fmt.gap(r.solver.get("gap")),
          fmt.seconds(r.timing.get("solve_time_s")), "hit" if r.timing.get("cache_hit") else ""]
         for i, r in enumerate(report.layers)
     ]
-    return ["## Layers", "", *table(header, rows, "rlllrrrrrrlrrl"), ""]
+    return ["## Layers", "", *table(header, rows, "rlllrrrlrrrlrrl"), ""]
 
 
 def _schedules(report: NetworkReport) -> list[str]:
