@@ -76,21 +76,23 @@ def simulate(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule) -> di
     # touched[v][level][epoch][instance] = exact set of elements touched (level -1 = per MAC step).
     touched: dict[Operand, dict[int, dict[tuple[int, ...], dict[tuple[int, ...], set[Element]]]]] = {
         v: {lv: defaultdict(lambda: defaultdict(set)) for lv in [-1, *keeping[v]]} for v in ALL_OPERANDS}
+    levels = sorted({lv for v in ALL_OPERANDS for lv in touched[v]})
+    t_pos = {lv: [k for k, lp in enumerate(temporal) if lp.level > lv] for lv in levels}
+    s_pos = {lv: [k for k, lp in enumerate(spatial) if lp.level > lv] for lv in levels}
+    combos = [(s_idx, {lv: tuple(s_idx[k] for k in s_pos[lv]) for lv in levels})
+              for s_idx in itertools.product(*(range(lp.extent) for lp in spatial))]
     for t_idx in itertools.product(*(range(lp.extent) for lp in temporal)):
-        for s_idx in itertools.product(*(range(lp.extent) for lp in spatial)):
+        epochs = {lv: tuple(t_idx[k] for k in t_pos[lv]) for lv in levels}
+        for s_idx, insts in combos:
             index = {d: 0 for d in ALL_DIMS}
             t_it, s_it = iter(t_idx), iter(s_idx)
-            values = []
             for lp in loops:
                 i = next(s_it) if lp.spatial else next(t_it)
                 index[lp.dim] = index[lp.dim] * lp.extent + i
-                values.append(i)
             for v in ALL_OPERANDS:
                 el = element(problem, v, index)
-                for lv in touched[v]:
-                    epoch = tuple(i for lp, i in zip(loops, values, strict=True) if not lp.spatial and lp.level > lv)
-                    inst = tuple(i for lp, i in zip(loops, values, strict=True) if lp.spatial and lp.level > lv)
-                    touched[v][lv][epoch][inst].add(el)
+                for lv, per_epoch in touched[v].items():
+                    per_epoch[epochs[lv]][insts[lv]].add(el)
     counts: dict[tuple[int, Operand], list[int]] = defaultdict(lambda: [0, 0, 0])
     for v in ALL_OPERANDS:
         chain = [-1, *keeping[v]]

@@ -23,7 +23,7 @@ from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule, check
 
 SPECS: list[HardwareSpec] = [load_spec(n) for n in builtin_names()] + [small_array_spec(), two_level_spec()]
-MAX_MACS = 2500
+MAX_MACS = 1500
 
 
 @st.composite
@@ -57,10 +57,10 @@ def test_model_equals_simulator(problem: LoopProblem, spec_index: int, seed: int
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_model_equals_simulator_strided_halo(spec: HardwareSpec) -> None:
-    """A fixed awkward shape (stride 2, dilation 2, R != S, G = 2) on every spec, 20 schedules each."""
+    """A fixed awkward shape (stride 2, dilation 2, R != S, G = 2) on every spec, 8 schedules each."""
     problem = LoopProblem(name="halo", g=2, r=3, s=2, p=4, q=3, c=2, k=2, w_stride=2, h_dilation=2)
     rng = random.Random(7)
-    for _ in range(20):
+    for _ in range(8):
         schedule = random_schedule(problem, spec, rng)
         assert schedule is not None and check(problem, spec, schedule) == []
         assert model_counts(problem, spec, schedule) == simulate(problem, spec, schedule)
