@@ -142,3 +142,65 @@ def test_outcome_schedules_round_trip(spec: HardwareSpec, tmp_path: Path) -> Non
     out = schedule_problems(_layers()[:2], spec, OPTS, scheduler="random", jobs=1, cache_dir=tmp_path)
     for o in out.values():
         assert Schedule.from_json(o.schedule.to_json()) == o.schedule
+
+
+_SIGINT_SCRIPT = """
+import multiprocessing, sys
+from cosa_onnx.hwmodels.loader import load_spec
+from cosa_onnx.passes.baselines import SearchOptions
+from cosa_onnx.problem import LoopProblem
+from cosa_onnx.scheduling import schedule_problems
+
+def progress(event):
+    if event.kind == "started" and event.index == event.total - 1:
+        print("PIDS", *[p.pid for p in multiprocessing.active_children()], flush=True)
+
+if __name__ == "__main__":
+    problems = [LoopProblem(name=f"l{i}", r=3, s=3, p=28, q=28, c=64 * (i + 1), k=64) for i in range(4)]
+    try:
+        schedule_problems(problems, load_spec("simba"), SearchOptions(samples=100000), scheduler="random",
+                          jobs=2, use_cache=False, on_progress=progress)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+        sys.exit(130)
+"""
+
+
+def test_real_sigint_stops_the_workers(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(_SIGINT_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("PIDS"), line
+    pids = [int(x) for x in line.split()[1:]]
+    assert pids
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "INTERRUPTED" in out
+    deadline = time.monotonic() + 5
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _running(p)]
+        time.sleep(0.05)
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not running
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False
