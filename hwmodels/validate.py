@@ -49,11 +49,10 @@ def _check_level_fields(spec: HardwareSpec, lv: MemoryLevel) -> None:
         total = sum(f for _, f in lv.partition)
         if total > 1 + 1e-9:
             raise SpecError(f"{where} partition: fractions sum to {total:g} > 1")
-        for operand in sorted(lv.keeps):
-            words = lv.capacity_for(operand) or 0.0
-            if words < 1:
-                raise SpecError(f"{where} partition: gives {operand.value}, which the level keeps, {words:g} words, so "
-                                f"no {operand.value} tile fits; give it a share or remove it from keeps")
+        unlisted = sorted(v.value for v in lv.keeps - {operand for operand, _ in lv.partition})
+        if unlisted:
+            raise SpecError(f"{where} partition: gives {unlisted[0]}, which the level keeps, no words, so no "
+                            f"{unlisted[0]} tile fits; give it a share or remove it from keeps")
     _check_room(where, lv)
 
 
