@@ -20,6 +20,7 @@ The export follows shared/design/timeloop-format.md (Timeloop 3.0.x, ``timeloop-
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tempfile
@@ -38,8 +39,8 @@ from cosa_onnx.hwmodels.timeloop_arch import (
     spec_from_timeloop_arch,
     timeloop_arch_dict,
 )
-from cosa_onnx.problem import ALL_DIMS, ALL_OPERANDS, PROJECTION, Dim, LoopProblem
-from cosa_onnx.schedule import LevelMapping, Schedule, check
+from cosa_onnx.problem import ALL_DIMS, ALL_OPERANDS, PROJECTION, Dim, LoopProblem, Operand
+from cosa_onnx.schedule import LevelMapping, Schedule, SolverInfo, check, make_factors
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ __all__ = [
     "energy_table_from_ert",
     "export_timeloop",
     "parse_timeloop_stats",
+    "problem_from_timeloop",
+    "schedule_from_timeloop_mapping",
     "spec_from_timeloop_arch",
     "timeloop_arch_dict",
     "timeloop_mapping_dict",
@@ -241,3 +244,95 @@ def parse_timeloop_stats(source: str | os.PathLike[str]) -> TimeloopStats:
         computes=None if computes is None else int(computes.group(1)),
         per_compute_pj=_per_compute_table(summary),
     )
+
+
+# ---- import of Timeloop problems and mappings ------------------------------------------------------
+def _timeloop_error(message: str) -> UserInputError:
+    return UserInputError(f"Timeloop {message}")
+
+
+def problem_from_timeloop(data: Mapping[str, Any], *, name: str = "timeloop-layer") -> LoopProblem:
+    """A LoopProblem from a ``problem:`` document: cnn-layer (flat or ``instance:``) or our grouped shape."""
+    body = data.get("problem", data) if isinstance(data, Mapping) else None
+    if not isinstance(body, Mapping):
+        raise _timeloop_error("problem: expected a mapping with 'problem'")
+    shape = body.get("shape")
+    shape_name = shape.get("name") if isinstance(shape, Mapping) else shape
+    if shape_name not in ("cnn-layer", GROUPED_SHAPE_NAME):
+        raise _timeloop_error(f"problem shape: {shape_name!r} is not supported (use cnn-layer or {GROUPED_SHAPE_NAME})")
+    instance = body.get("instance", body)
+    if not isinstance(instance, Mapping):
+        raise _timeloop_error("problem instance: expected a mapping of dimension sizes")
+    fields: dict[str, Any] = {d.lower(): instance.get(d.value, 1) for d in ALL_DIMS}
+    fields.update({ours: instance.get(tl, 1) for ours, tl in _COEFFICIENT_NAMES.items()})
+    try:
+        return LoopProblem(name=name, **fields)
+    except (ValueError, TypeError) as exc:
+        raise _timeloop_error(f"problem: {exc}") from None
+
+
+def _parse_factor_text(text: Any, where: str) -> dict[Dim, int]:
+    if not isinstance(text, str):
+        raise _timeloop_error(f"mapping {where} factors: expected a string like 'R1 S3 C8', got {text!r}")
+    out: dict[Dim, int] = {}
+    for token in text.split():
+        match = re.fullmatch(r"([A-Z])(\d+)", token)
+        if match is None or match.group(1) not in Dim.__members__ or int(match.group(2)) < 1:
+            raise _timeloop_error(f"mapping {where} factors: bad factor {token!r} (need a dimension letter and "
+                                  "a positive size)")
+        out[Dim(match.group(1))] = int(match.group(2))
+    return out
+
+
+def _mapping_entries(data: Any) -> list[Mapping[str, Any]]:
+    entries = data.get("mapping") if isinstance(data, Mapping) else data
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise _timeloop_error("mapping: expected a list of {target, type, ...} entries")
+    return list(entries)
+
+
+def _level_mapping(level_name: str, entries: list[Mapping[str, Any]], default_keeps: frozenset[Operand]) -> LevelMapping:
+    temporal: dict[Dim, int] = {}
+    spatial: dict[Dim, int] = {}
+    order: tuple[Dim, ...] = ()
+    keeps = default_keeps
+    for entry in entries:
+        kind = entry.get("type")
+        where = f"{level_name} {kind}"
+        if kind in ("datatype", "bypass"):
+            keeps = frozenset(_operands(entry.get("keep", []), where))
+        elif kind == "temporal":
+            temporal = _parse_factor_text(entry.get("factors"), where)
+            permutation = str(entry.get("permutation", ""))
+            order = tuple(Dim(c) for c in permutation if c in Dim.__members__ and temporal.get(Dim(c), 1) > 1)
+        elif kind == "spatial":
+            spatial = _parse_factor_text(entry.get("factors"), where)
+        else:
+            raise _timeloop_error(f"mapping {level_name}: unknown entry type {kind!r}")
+    missing = [d for d, f in temporal.items() if f > 1 and d not in order]
+    if missing:
+        order = (*order, *missing)
+    return LevelMapping(level=level_name, temporal=make_factors(temporal), spatial=make_factors(spatial),
+                        order=order, keeps=keeps)
+
+
+def _operands(names: Any, where: str) -> list[Operand]:
+    try:
+        return [Operand(n) for n in names]
+    except (ValueError, TypeError):
+        raise _timeloop_error(f"mapping {where} keep: unknown tensor in {names!r}") from None
+
+
+def schedule_from_timeloop_mapping(data: Any, problem: LoopProblem, spec: HardwareSpec) -> Schedule:
+    """A Schedule from a Timeloop ``mapping:`` (the export's format); levels without a datatype entry keep
+    what the spec says they keep. Factor products above a bound become padded bounds."""
+    entries = _mapping_entries(data)
+    names = [lv.name for lv in spec.levels]
+    unknown = sorted({str(e.get("target")) for e in entries} - set(names))
+    if unknown:
+        raise _timeloop_error(f"mapping: targets {unknown} are not levels of spec '{spec.name}' ({', '.join(names)})")
+    levels = tuple(_level_mapping(lv.name, [e for e in entries if e.get("target") == lv.name], lv.keeps)
+                   for lv in spec.levels)
+    totals = {d: math.prod(lm.temporal_factor(d) * lm.spatial_factor(d) for lm in levels) for d in ALL_DIMS}
+    padded = tuple((d, totals[d]) for d in ALL_DIMS if totals[d] > problem.bound(d))
+    return Schedule(levels=levels, padded_bounds=padded, solver=SolverInfo(method="timeloop-import", status="imported"))

@@ -28,6 +28,8 @@ from cosa_onnx.timeloop import (
     energy_table_from_ert,
     export_timeloop,
     parse_timeloop_stats,
+    problem_from_timeloop,
+    schedule_from_timeloop_mapping,
     spec_from_timeloop_arch,
     timeloop_arch_dict,
 )
@@ -382,3 +384,60 @@ def test_parse_stats_without_summary_is_an_error(tmp_path: Path) -> None:
         parse_timeloop_stats("ERROR: couldn't map level AccumulationBuffer\n")
     with pytest.raises(UserInputError, match="cannot read Timeloop stats"):
         parse_timeloop_stats(tmp_path / "missing.txt")
+
+
+# ---- problem and mapping import -----------------------------------------------------------------------
+def _canonical(schedule: Schedule) -> list[tuple[Any, ...]]:
+    """What a schedule means: per level factors, keeps and the order of its non-unit temporal loops."""
+    return [(lm.level, lm.temporal, lm.spatial, lm.keeps,
+             tuple(d for d in lm.full_order() if lm.temporal_factor(d) > 1)) for lm in schedule.levels]
+
+
+def test_doc_files_import_as_the_doc_schedule() -> None:
+    spec = load_spec("simba")
+    problem = problem_from_timeloop(yaml.safe_load(DOC_PROBLEM), name=DOC_LAYER.name)
+    assert problem == DOC_LAYER
+    schedule = schedule_from_timeloop_mapping(yaml.safe_load(DOC_MAPPING), problem, spec)
+    assert _canonical(schedule) == _canonical(doc_schedule(spec))
+    assert schedule.padded_bounds == ()
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_export_import_round_trip(tmp_path: Path, name: str) -> None:
+    spec = load_spec(name)
+    for problem in (DOC_LAYER, LoopProblem(name="g", g=3, c=2, k=5, p=3, q=3, r=3, s=3, h_stride=2)):
+        schedule = trivial_schedule(problem, spec)
+        paths = export_timeloop(problem, spec, schedule, tmp_path / problem.name)
+        assert problem_from_timeloop(_read(paths["problem"]), name=problem.name) == problem
+        again = schedule_from_timeloop_mapping(_read(paths["mapping"]), problem, spec)
+        assert _canonical(again) == _canonical(schedule)
+
+
+def test_imported_mapping_with_padding_and_no_datatype_entries() -> None:
+    spec = load_spec("simba")
+    problem = LoopProblem(name="odd", c=3, k=10, p=7, q=7)
+    mapping = {"mapping": [{"target": "DRAM", "type": "temporal", "factors": "P8 Q7 C3 K10",
+                            "permutation": "KCQP"}]}
+    schedule = schedule_from_timeloop_mapping(mapping, problem, spec)
+    assert schedule.padded_bounds == ((Dim.P, 8),)
+    assert schedule.levels[-1].order == (Dim.K, Dim.C, Dim.Q, Dim.P)
+    assert [lm.keeps for lm in schedule.levels] == [lv.keeps for lv in spec.levels]
+
+
+@pytest.mark.parametrize(("mapping", "expected"), [
+    ({"mapping": [{"target": "L2", "type": "temporal", "factors": "C3"}]}, "not levels of spec 'simba'"),
+    ({"mapping": [{"target": "DRAM", "type": "temporal", "factors": "C0"}]}, "bad factor 'C0'"),
+    ({"mapping": [{"target": "DRAM", "type": "temporal", "factors": "X3"}]}, "bad factor 'X3'"),
+    ({"mapping": [{"target": "DRAM", "type": "mystery"}]}, "unknown entry type 'mystery'"),
+    ({"mapping": [{"target": "DRAM", "type": "datatype", "keep": ["Psums"]}]}, "unknown tensor"),
+    ({"mapping": "nope"}, "expected a list"),
+])
+def test_bad_mappings(mapping: Any, expected: str) -> None:
+    with pytest.raises(UserInputError, match="Timeloop mapping") as info:
+        schedule_from_timeloop_mapping(mapping, DOC_LAYER, load_spec("simba"))
+    assert expected in str(info.value)
+
+
+def test_unsupported_problem_shape() -> None:
+    with pytest.raises(UserInputError, match="'depthwise' is not supported"):
+        problem_from_timeloop({"problem": {"shape": "depthwise", "C": 3}})
