@@ -237,11 +237,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         os.umask(mask)
         os.chmod(tmp_name, 0o666 & ~mask)
         os.replace(tmp_name, target)
+        tmp_name = None
     except OSError as exc:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
         raise OutputError(f"cannot write {os.fspath(target)!r}: {exc.strerror or exc}; choose a writable "
                           "path with -o") from None
+    finally:  # also on Ctrl-C: never leave the temporary file behind
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
     return target
 
 

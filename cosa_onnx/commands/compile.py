@@ -46,10 +46,10 @@ def _check_writable(path: Path, what: str) -> None:
     if not folder.is_dir():
         raise UserInputError(f"{what} {os.fspath(path)!r}: folder {os.fspath(folder)!r} does not exist; create it "
                              "or choose another path")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserInputError(f"{what} {os.fspath(path)!r} is not writable; choose another path")
     if path.is_dir():
         raise UserInputError(f"{what} {os.fspath(path)!r} is a directory; give a file path")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserInputError(f"{what} {os.fspath(path)!r} is not writable; choose another path")
 
 
 def _options(args: argparse.Namespace) -> Any:
