@@ -207,9 +207,15 @@ def test_missing_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     compile_fails(capsys, tmp_path, path, "gone.yaml", extra=["--arch", str(tmp_path / "gone.yaml")])
 
 
-def test_architecture_too_small_names_layer_and_level(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_architecture_too_small_names_the_level(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Too small for one word of each kept tensor: too small for *every* layer, refused when the spec loads.
+
+    (Any spec that holds one word per kept tensor admits the all-at-DRAM schedule, so no valid spec
+    is infeasible for one layer only; the MIP's own InfeasibleError is covered in test_properties.)
+    """
     path = builders.save(builders.tiny_cnn(), tmp_path / "m.onnx")
-    compile_fails(capsys, tmp_path, path, "conv1", "Registers", extra=["--arch", str(CORPUS / "spec_too_small.yaml")])
+    compile_fails(capsys, tmp_path, path, "Registers", "capacity_words",
+                  extra=["--arch", str(CORPUS / "spec_too_small.yaml")])
 
 
 # ---- outputs ------------------------------------------------------------------------------------
