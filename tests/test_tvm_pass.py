@@ -168,3 +168,19 @@ def test_pass_attaches_valid_schedules_and_leaves_program_alone(relax_module: An
         assert document["calls"][key]["cycles"] >= schedule.compute_cycles
     func_attr = json.loads(str(out["main"].attrs[SCHEDULES_ATTR]))
     assert {f"main/{name}" for name in func_attr} == set(schedules)
+
+
+@pytest.mark.parametrize("name", ["tiny_cnn", "resnet50", "mobilenet_v2", "bert_base"])
+def test_shipped_models_agree_with_onnx_importer(name: str) -> None:
+    """Every layer the ONNX importer schedules is found in the Relax module with the same loop problem."""
+    pytest.importorskip("tvm", reason=TVM_REASON)
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from cosa_onnx.importer import import_model
+    from cosa_onnx.tvm_pass import extract_calls
+
+    model = onnx.load(Path(__file__).resolve().parent.parent / "models" / f"{name}.onnx")
+    found = extract_calls(from_onnx(model, keep_params_in_input=False))
+    assert not found.skipped
+    onnx_keys = sorted(layer.problem.shape_key() for layer in import_model(model).layers)
+    assert sorted(layer.problem.shape_key() for layer in found.layers) == onnx_keys
