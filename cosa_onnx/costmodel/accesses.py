@@ -120,13 +120,16 @@ def _offsets(axis: Axis, spatial: list[Loop]) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
-def _shift(axis_coefs: dict[Dim, int], temporal: list[Loop], j: int) -> int:
-    """How far an axis moves when temporal loop ``j`` increments and the loops inside it reset."""
-    lp = temporal[j]
-    shift = lp.below * axis_coefs.get(lp.dim, 0)
-    for inner in temporal[j + 1:]:
-        shift -= (inner.extent - 1) * inner.below * axis_coefs.get(inner.dim, 0)
-    return shift
+def _shifts(axis_coefs: dict[Dim, int], temporal: list[Loop]) -> list[int]:
+    """Per temporal loop j: how far the axis moves when j increments and the loops inside reset."""
+    out = [0] * len(temporal)
+    reset = 0
+    for j in range(len(temporal) - 1, -1, -1):
+        lp = temporal[j]
+        step = lp.below * axis_coefs.get(lp.dim, 0)
+        out[j] = step - reset
+        reset += (lp.extent - 1) * step
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,19 +161,27 @@ def pair_traffic(problem: LoopProblem, schedule: Schedule, nest: tuple[Loop, ...
                            child_instances=parents * children, parent_instances=parents)
     tile = math.prod(lengths)
     child_total, parent_total = tile, union_full
-    coef_maps = [dict(axis) for axis in axes]
+    per_axis = [_shifts(dict(axis), temporal) for axis in axes]
     outer = 1
     for j, lp in enumerate(temporal):
         count = outer * (lp.extent - 1)
         outer *= lp.extent
-        shifts = [_shift(c, temporal, j) for c in coef_maps]
-        if not any(shifts):
-            continue
-        child_total += count * (tile - math.prod(max(0, n - abs(s)) for n, s in zip(lengths, shifts, strict=True)))
-        kept = 1
-        for o, n, s, p in zip(offsets, lengths, shifts, plain, strict=True):
-            kept *= len(o) * max(0, n - abs(s)) if p else axis_union(o, n, s)[1]
-        parent_total += count * (union_full - kept)
+        overlap = kept = 1
+        moved = False
+        for a, n in enumerate(lengths):
+            s = per_axis[a][j]
+            if s:
+                moved = True
+                s = abs(s)
+            left = n - s if n > s else 0
+            overlap *= left
+            if plain[a]:
+                kept *= len(offsets[a]) * left
+            else:
+                kept *= axis_union(offsets[a], n, per_axis[a][j])[1]
+        if moved:
+            child_total += count * (tile - overlap)
+            parent_total += count * (union_full - kept)
     return PairTraffic(child_deltas_per_instance=child_total, parent_union_per_instance=parent_total,
                        child_instances=parents * children, parent_instances=parents)
 
