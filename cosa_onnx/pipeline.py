@@ -161,6 +161,10 @@ def compile_model(model_or_path: ModelInput, arch: str | os.PathLike[str] | Hard
     imported = import_layers(source, options, model_name=name)
     logger.info("%s: %d layers to schedule, %d unscheduled ops", imported.model_name, len(imported.layers),
                 len(imported.unscheduled))
+    if not imported.layers:
+        where = imported.model_name if isinstance(model_or_path, onnx.ModelProto) else os.fspath(model_or_path)
+        raise ModelLoadError(f"{where}: no Conv, Gemm or MatMul layer to schedule (found only "
+                             f"{len(imported.unscheduled)} other ops); give a model with conv/matmul layers")
     results = schedule_layers(imported.layers, spec, options, on_progress)
     report = build_report(results, imported.unscheduled, spec, model_name=imported.model_name)
     annotated = onnx.ModelProto()

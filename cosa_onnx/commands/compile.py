@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
 def _check_writable(path: Path, what: str) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise UserInputError(f"{what} {os.fspath(path)!r}: folder {os.fspath(folder)!r} does not exist; create it "
+        state = "is not a folder" if folder.exists() else "does not exist"
+        raise UserInputError(f"{what} {os.fspath(path)!r}: {os.fspath(folder)!r} {state}; create the folder "
                              "or choose another path")
     if path.is_dir():
         raise UserInputError(f"{what} {os.fspath(path)!r} is a directory; give a file path")
