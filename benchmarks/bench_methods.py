@@ -25,7 +25,6 @@ from cosa_onnx.cost import evaluate
 from cosa_onnx.errors import CosaError
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.baselines import SearchOptions, SearchSpaceTooLargeError, count_space
-from cosa_onnx.passes.cosa_mip import MipOptions
 from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule
 from cosa_onnx.scheduling import ScheduleOutcome, schedule_problems
@@ -42,6 +41,16 @@ class BenchConfig:
     objective: str = "latency"
     warm_repeats: int = 3
     seed: int = 0
+    main_scheduler: str = "mip"   # "random" only to dry-run the harness without the MIP
+
+
+def main_options(cfg: BenchConfig) -> Any:
+    """Default options of the scheduler under test (the MIP's defaults unless dry-running)."""
+    if cfg.main_scheduler == "mip":
+        from cosa_onnx.passes.cosa_mip import MipOptions
+
+        return MipOptions()
+    return SearchOptions(objective=cfg.objective, samples=50, seed=cfg.seed + 7)
 
 
 @dataclass(kw_only=True)
@@ -85,8 +94,9 @@ def mip_cold_warm(workload: Workload, spec: HardwareSpec, cfg: BenchConfig,
                   ) -> tuple[list[MethodResult], float, list[float]]:
     """MIP results, cold wall (empty cache) and warm walls (same cache, repeated)."""
     with tempfile.TemporaryDirectory(prefix="cosa-bench-cache-") as cache_dir:
-        results, cold_s = run_method(workload, spec, "mip", MipOptions(), cfg.jobs, cache_dir=cache_dir)
-        warm = [run_method(workload, spec, "mip", MipOptions(), cfg.jobs, cache_dir=cache_dir)[1]
+        opts = main_options(cfg)
+        results, cold_s = run_method(workload, spec, cfg.main_scheduler, opts, cfg.jobs, cache_dir=cache_dir)
+        warm = [run_method(workload, spec, cfg.main_scheduler, opts, cfg.jobs, cache_dir=cache_dir)[1]
                 for _ in range(cfg.warm_repeats)]
     return results, cold_s, warm
 
@@ -127,6 +137,8 @@ def long_search(workload: Workload, spec: HardwareSpec, cfg: BenchConfig, random
         more = SearchOptions(objective=cfg.objective, samples=4 * cfg.random_samples, seed=cfg.seed + 1)
         candidates.append(run_method(workload, spec, "random", more, cfg.jobs)[0])
         log("long search: MIP with a 10x time limit, no gap tolerance")
+        from cosa_onnx.passes.cosa_mip import MipOptions
+
         base = MipOptions()
         long_mip = dataclasses.replace(base, time_limit_s=10 * base.time_limit_s, rel_gap=0.0,
                                        max_nodes=10 * base.max_nodes)

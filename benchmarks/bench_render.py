@@ -18,6 +18,15 @@ def _si(value: float | None, unit: str = "") -> str:
     return f"{value:.3g} {unit}".strip()
 
 
+def _energy(pj: float | None) -> str:
+    if pj is None:
+        return "—"
+    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or not b else f"{a / b:.2f}x"
 
@@ -40,7 +49,7 @@ def _layer_table(run: dict[str, Any]) -> list[str]:
             f"| {row['index']} | {row['name']} | {row['multiplicity']} | {_si(b['latency_cycles'])} | "
             f"{_si(mip['cycles'])} | {_ratio(mip['cycles'], b['latency_cycles'])} | {_ratio(cyc('random5'), mip['cycles'])} | "
             f"{_ratio(cyc('random16k'), mip['cycles'])} | {_ratio(cyc('long'), mip['cycles'])} | "
-            f"{_si(mip['energy_pj'] * 1e-6, 'uJ')} | {_ratio(mip['energy_pj'], b['energy_pj'])} | {_si(mip['edp'])} | "
+            f"{_energy(mip['energy_pj'])} | {_ratio(mip['energy_pj'], b['energy_pj'])} | {_si(mip['edp'])} | "
             f"{mip['solve_time_s']:.2f} | {'—' if gap is None else f'{100 * gap:.1f}%'} |")
     return lines
 
@@ -48,14 +57,14 @@ def _layer_table(run: dict[str, Any]) -> list[str]:
 def _totals_table(run: dict[str, Any]) -> list[str]:
     tot = run["totals"]
     lines = ["| schedule | cycles | vs bound | energy | vs bound | EDP (cycles x pJ) |", "|---|---|---|---|---|---|",
-             f"| bound | {_si(tot['bound_latency_cycles'])} | 1.00x | {_si(tot['bound_energy_pj'] * 1e-9, 'mJ')} | "
+             f"| bound | {_si(tot['bound_latency_cycles'])} | 1.00x | {_energy(tot['bound_energy_pj'])} | "
              f"1.00x | {_si(tot['bound_latency_cycles'] * tot['bound_energy_pj'])} |"]
     for key, label in METHODS:
         t = tot.get(key)
         if t is None:
             continue
         lines.append(f"| {label} | {_si(t['cycles'])} | {_ratio(t['cycles'], tot['bound_latency_cycles'])} | "
-                     f"{_si(t['energy_pj'] * 1e-9, 'mJ')} | {_ratio(t['energy_pj'], tot['bound_energy_pj'])} | "
+                     f"{_energy(t['energy_pj'])} | {_ratio(t['energy_pj'], tot['bound_energy_pj'])} | "
                      f"{_si(t['edp'])} |")
     return lines
 
@@ -77,7 +86,7 @@ def _timing_lines(run: dict[str, Any]) -> list[str]:
             lines.append(f"- ZigZag 3.9.1 LOMA (its own cost model, Simba-like hardware in benchmarks/zigzag/): "
                          f"**{zz['wall_s']:.1f} s** wall in-process ({zz.get('process_wall_s', 0):.1f} s with start-up), "
                          f"{zz.get('layers', '?')} layers, latency {_si(zz.get('latency_cycles'))} cycles, energy "
-                         f"{_si((zz.get('energy_pj') or 0) * 1e-9, 'mJ')} (settings: {zz.get('settings', '')})")
+                         f"{_energy(zz.get('energy_pj'))} (settings: {zz.get('settings', '')})")
     return lines
 
 

@@ -35,6 +35,7 @@ from bench_methods import (
     exhaustive_results,
     geomean,
     long_search,
+    main_options,
     mip_cold_warm,
     run_method,
 )
@@ -44,7 +45,6 @@ from bench_workloads import Workload, load_workload, onnx_path, select
 from cosa_onnx import __version__
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.passes.baselines import SearchOptions
-from cosa_onnx.passes.cosa_mip import MipOptions
 from cosa_onnx.scheduling import default_jobs
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-zigzag", action="store_true")
     ap.add_argument("--zigzag-timeout", type=float, default=1800.0)
     ap.add_argument("--csv", action="store_true", help="read layers from the shared CSV even if the ONNX exists")
+    ap.add_argument("--main-scheduler", default="mip", choices=("mip", "random"),
+                    help="scheduler under test (random = dry run of the harness without the MIP)")
     ap.add_argument("--out", default=str(RESULTS / "benchmark"), help="output path stem (.md/.json)")
     return ap.parse_args(argv)
 
@@ -200,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     samples = args.samples or (1000 if args.quick else 16_000)
     cfg = BenchConfig(jobs=args.jobs or default_jobs(), random_samples=samples, exhaustive_limit=args.exhaustive_limit,
-                      long=args.long, objective=args.objective, warm_repeats=1 if args.quick else 3)
+                      long=args.long, objective=args.objective, warm_repeats=1 if args.quick else 3,
+                      main_scheduler=args.main_scheduler)
     layers = [int(x) for x in args.layers.split(",") if x.strip()] or None
     runs = []
     for i, pair in enumerate(p for p in args.networks.split(",") if p.strip()):
@@ -212,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                        "jobs": cfg.jobs},
            "config": {"random_samples": samples, "exhaustive_limit": cfg.exhaustive_limit, "long": cfg.long,
                       "objective": cfg.objective, "quick": args.quick, "layers": layers,
-                      "mip_options": MipOptions().cache_token()},
+                      "main_scheduler": cfg.main_scheduler,
+                      "mip_options": main_options(cfg).cache_token()},
            "command": " ".join(["python", "benchmarks/run_benchmark.py", *(argv or sys.argv[1:])]),
            "runs": runs}
     out = Path(args.out)

@@ -14,8 +14,27 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+
+
+def _weights_as_inputs(model: Any) -> None:
+    """Weight-free models make weights with ConstantOfShape nodes, which ZigZag counts as layer
+    predecessors; turn each into a graph input of the same name and shape (ZigZag needs no values)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = {init.name: init for init in model.graph.initializer}
+    keep = []
+    for node in model.graph.node:
+        shape_init = inits.get(node.input[0]) if node.op_type == "ConstantOfShape" and node.input else None
+        if shape_init is None:
+            keep.append(node)
+            continue
+        dims = [int(d) for d in numpy_helper.to_array(shape_init).tolist()]
+        model.graph.input.append(helper.make_tensor_value_info(node.output[0], TensorProto.FLOAT, dims))
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
 
 
 def prepare_model(src: str, dst: Path) -> str:
@@ -24,7 +43,9 @@ def prepare_model(src: str, dst: Path) -> str:
     from onnx import helper
 
     model = onnx.load(src)
+    _weights_as_inputs(model)
     weights = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    weights.update({i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim) for i in model.graph.input})
     for node in model.graph.node:
         if node.op_type == "Conv" and not any(a.name == "kernel_shape" for a in node.attribute):
             dims = weights.get(node.input[1])
