@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosa_onnx.costmodel.accesses import Counts, access_counts
+from cosa_onnx.errors import ScheduleError
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.problem import ALL_DIMS, ALL_OPERANDS, LoopProblem, Operand
 from cosa_onnx.schedule import Schedule
@@ -143,6 +144,9 @@ def _bandwidth_cycles(spec: HardwareSpec, schedule: Schedule, accesses: tuple[Le
 
 def evaluate(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule) -> LayerCost:
     """Cycles, energy and accesses of ``schedule`` (assumed valid per ``check()``)."""
+    if len(schedule.levels) != len(spec.levels):
+        raise ScheduleError(f"layer {problem.name}: schedule has {len(schedule.levels)} levels, spec "
+                            f"'{spec.name}' has {len(spec.levels)} (schedule it for this spec)")
     counts = access_counts(problem, schedule)
     accesses = _level_accesses(spec, counts)
     padded_macs = math.prod(schedule.bound(d, problem) for d in ALL_DIMS)

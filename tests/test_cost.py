@@ -9,6 +9,7 @@ import pytest
 from cost_fixtures import I, O, W, doc_mapping, mapping, one_level_spec, two_level_spec
 
 from cosa_onnx.cost import LayerCost, evaluate
+from cosa_onnx.errors import ScheduleError
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule, check, make_factors
@@ -140,3 +141,10 @@ def test_fc_layer_is_dram_bound_on_simba() -> None:
     assert dram is not None and dram.reads == 2_048_000
     assert cost.cycles >= math.ceil(2_048_000 / 10)
     assert dict(cost.bandwidth_cycles)["DRAM"] == cost.cycles > cost.compute_cycles
+
+
+def test_schedule_for_another_spec_is_rejected() -> None:
+    problem = LoopProblem(name="one", c=2, k=3, p=2)
+    schedule = Schedule(levels=(mapping("DRAM", {"C": 2, "K": 3, "P": 2}, {}, "CPK", [W, I, O]),))
+    with pytest.raises(ScheduleError, match="layer one: schedule has 1 levels"):
+        evaluate(problem, load_spec("simba"), schedule)

@@ -7,6 +7,7 @@ shared level, wide fan-outs). Every (level, tensor) count — reads, fills, upda
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -20,7 +21,7 @@ from cosa_onnx.hwmodels.loader import builtin_names, load_spec
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.mapspace import random_schedule
 from cosa_onnx.problem import LoopProblem
-from cosa_onnx.schedule import Schedule, check
+from cosa_onnx.schedule import Schedule, check, make_factors
 
 SPECS: list[HardwareSpec] = [load_spec(n) for n in builtin_names()] + [small_array_spec(), two_level_spec()]
 MAX_MACS = 1500
@@ -82,3 +83,30 @@ def test_spatial_sliding_window_multicast_and_partial_sums() -> None:
     counts = model_counts(problem, spec, schedule)
     assert counts == simulate(problem, spec, schedule)
     assert counts[(4, O)][0] > 0  # partial sums do come back from DRAM in this mapping
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_model_equals_simulator_with_padding(seed: int) -> None:
+    """Schedules over padded bounds (P 5 -> 6, C 3 -> 4): the padded nest is what runs."""
+    problem = LoopProblem(name="pad", r=2, s=1, p=5, q=2, c=3, k=2, w_stride=2)
+    padded = dataclasses.replace(problem, p=6, c=4)
+    spec = SPECS[seed % len(SPECS)]
+    base = random_schedule(padded, spec, random.Random(seed))
+    assert base is not None
+    schedule = dataclasses.replace(base, padded_bounds=make_factors({"P": 6, "C": 4}))
+    assert check(problem, spec, schedule) == []
+    assert model_counts(problem, spec, schedule) == simulate(problem, spec, schedule)
+    cost = evaluate(problem, spec, schedule)
+    assert (cost.macs, cost.padded_macs) == (problem.macs, padded.macs)
+
+
+def test_loop_order_changes_counts() -> None:
+    """The comparison has teeth: swapping two DRAM loops changes both the model and the simulator."""
+    spec = two_level_spec()
+    problem = LoopProblem(name="two", c=2, k=4, p=3)
+    inner = mapping("Buffer", {"C": 2}, {"K": 2}, "C", [W, I, O])
+    a = Schedule(levels=(inner, mapping("DRAM", {"K": 2, "P": 3}, {}, "PK", [W, I, O])))
+    b = Schedule(levels=(inner, mapping("DRAM", {"K": 2, "P": 3}, {}, "KP", [W, I, O])))
+    assert simulate(problem, spec, a) != simulate(problem, spec, b)
+    assert model_counts(problem, spec, a) == simulate(problem, spec, a)
+    assert model_counts(problem, spec, b) == simulate(problem, spec, b)
