@@ -26,7 +26,14 @@ _Axes = tuple[tuple[tuple[Dim, int], ...], ...]
 def _words(axes: _Axes, extents: dict[Dim, int]) -> int:
     words = 1
     for axis in axes:
-        words *= 1 + sum((extents[d] - 1) * coef for d, coef in axis)
+        if len(axis) == 1:
+            d, coef = axis[0]
+            words *= 1 + (extents[d] - 1) * coef
+        else:
+            extent = 1
+            for d, coef in axis:
+                extent += (extents[d] - 1) * coef
+            words *= extent
     return words
 
 
