@@ -18,7 +18,6 @@ import onnx
 from onnx import shape_inference
 
 from cosa_onnx.errors import ShapeError
-from cosa_onnx.onnx_load import model_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -126,10 +125,15 @@ def _known_dims(info: TensorInfo) -> int:
 
 
 def light_copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy whose large tensor payloads are dropped (dims kept), so inference never nears 2 GB."""
+    """A copy whose large initializers lose their payload (dims kept): inference reads no weights.
+
+    Stripped tensors are marked external (to a location that does not exist), which both ONNX and
+    onnxruntime inference treat as "dims only". Tensor attributes of Constant nodes are kept:
+    onnxruntime's symbolic inference reads every Constant's value.
+    """
     light = onnx.ModelProto()
     light.CopyFrom(model)
-    for tensor in model_tensors(light):
+    for tensor in light.graph.initializer:
         if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.ByteSize() <= _STRIP_BYTES:
             continue
         for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data",
@@ -206,8 +210,13 @@ def _bind_batch(vi: onnx.ValueInfoProto, batch: int, symbols: dict[str, int]) ->
     if not dims:
         return False
     first = dims[0]
-    if first.HasField("dim_value") and (first.dim_value == batch or first.dim_value != 1 or len(dims) < 2):
-        return False
+    if first.HasField("dim_value"):
+        if first.dim_value == batch:
+            return False
+        if first.dim_value != 1 or len(dims) < 2:
+            logger.warning("input '%s' has a fixed first dim %d; --batch %d leaves it unchanged (use "
+                           "--input-shape %s=... to override it)", vi.name, first.dim_value, batch, vi.name)
+            return False
     if first.HasField("dim_param"):
         symbols.setdefault(first.dim_param, batch)
     logger.debug("input %s: batch dim bound to %d", vi.name, batch)

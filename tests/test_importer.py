@@ -180,3 +180,37 @@ def test_weights_as_initializers_read_no_values() -> None:
     weight = np.ones((32, 4, 3, 3), dtype=np.float32)
     model.graph.initializer.append(onnx.numpy_helper.from_array(weight, "w"))
     assert import_model(model).layers[0].problem.g == 4
+
+
+def test_symbolic_fallback_with_big_constant_and_initializer() -> None:
+    """onnxruntime's inference still runs when weights are stripped and a Constant node is large."""
+    text = """<ir_version: 8, opset_import: ["" : 17, "com.microsoft" : 1]>
+    f (float[1,3,8,8] x, float[8] b) => (float[1,4,6,6] y) {
+      big = Constant <value = float[1,3,8,8] {FILL}> ()
+      s = Add(x, big)
+      g = com.microsoft.BiasGelu(s, b)
+      y = Conv(g, w)
+    }""".replace("FILL", ",".join(["0.5"] * 192))
+    model = onnx.parser.parse_model(text)
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w"))
+    model.graph.input.append(onnx.helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [4, 3, 3, 3]))
+    assert import_model(model).layers[0].problem.c == 3
+
+
+@pytest.mark.parametrize(("a", "b", "pck"), [([20], [20, 30], (1, 20, 30)), ([10, 20], [20], (10, 20, 1)),
+                                             ([3, 10, 20], [20], (30, 20, 1))])
+def test_matmul_vector_operands(a: list[int], b: list[int], pck: tuple[int, int, int]) -> None:
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("MatMul", ["a", "b"], ["y"])], "v",
+        [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, a),
+         onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, b)],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    (layer,) = import_model(model).layers
+    assert (layer.problem.p, layer.problem.c, layer.problem.k) == pck and layer.node_name == "MatMul_0"
+
+
+def test_fixed_batch_other_than_one_is_kept_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    model = fixture_model("conv_depthwise")  # fixed batch 2
+    assert import_model(model, batch=8).layers[0].problem.n == 2
+    assert "fixed first dim 2" in caplog.text
