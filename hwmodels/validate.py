@@ -57,7 +57,7 @@ def _check_level_fields(spec: HardwareSpec, lv: MemoryLevel) -> None:
 
 
 def _check_room(where: str, lv: MemoryLevel) -> None:
-    """A partition must give each of its tensors at least one word; warn if the level is too small for all."""
+    """Every kept tensor needs room for one element (schedules keep what the spec keeps), or nothing maps."""
     if lv.capacity_words is None:
         return
     if lv.partition is not None:
@@ -66,9 +66,8 @@ def _check_room(where: str, lv: MemoryLevel) -> None:
                 raise SpecError(f"{where} partition {operand.value}: {fraction:g} of {lv.capacity_words} words is "
                                 "less than one word (no tile fits; raise the fraction or capacity_words)")
     elif lv.capacity_words < len(lv.keeps):
-        # Not an error: a schedule may bypass some of the tensors a level can keep.
-        logger.warning("%s capacity_words: %d word(s) cannot hold one element of each of the %d tensors it may "
-                       "keep; schedules must bypass some of them there", where, lv.capacity_words, len(lv.keeps))
+        raise SpecError(f"{where} capacity_words: {lv.capacity_words} word(s) cannot hold one element of each of "
+                        f"the {len(lv.keeps)} kept tensors, so no layer fits (raise capacity_words or keep fewer tensors)")
 
 
 def _check_keeps(spec: HardwareSpec) -> None:

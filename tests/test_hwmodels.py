@@ -133,6 +133,8 @@ BAD_SPECS: list[tuple[str, Mutation, str]] = [
     ("partition-not-mapping", _set("GlobalBuffer", "partition", [0.5]), "level 'GlobalBuffer' partition: must map"),
     ("partition-below-one-word", _set("AccumulationBuffer", "partition", {"Outputs": 0.01}),
      "level 'AccumulationBuffer' partition Outputs: 0.01 of 64 words is less than one word"),
+    ("no-room-for-kept-tensors", _set("GlobalBuffer", "capacity_words", 1),
+     "level 'GlobalBuffer' capacity_words: 1 word(s) cannot hold one element of each of the 2 kept tensors"),
     ("timeloop-attr-not-scalar", _set("Registers", "timeloop_attributes", {"cluster-size": [64]}),
      "level 'Registers' timeloop_attributes cluster-size"),
 ]
@@ -308,11 +310,3 @@ def test_partition_order_is_canonical() -> None:
     assert spec_from_dict(data) == first
     assert spec_from_dict(data).content_hash() == first.content_hash()
 
-
-def test_level_too_small_for_all_its_tensors_only_warns(caplog: pytest.LogCaptureFixture) -> None:
-    data = _base()
-    _level(data, "GlobalBuffer")["capacity_words"] = 1
-    with caplog.at_level("WARNING"):
-        spec = spec_from_dict(data)
-    assert spec.levels[spec.level_index("GlobalBuffer")].capacity_words == 1
-    assert "level 'GlobalBuffer' capacity_words: 1 word(s) cannot hold one element of each of the 2" in caplog.text

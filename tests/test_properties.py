@@ -63,8 +63,10 @@ def random_specs(draw: st.DrawFn) -> HardwareSpec:
         divisors = [d for d in (1, 2, 4, 8, 16) if instances % d == 0]
         instances = instances // draw(st.sampled_from(divisors))
         keeps = draw(st.lists(st.sampled_from(["Weights", "Inputs", "Outputs"]), min_size=1, max_size=3, unique=True))
+        capacity = draw(st.sampled_from([1, 2, 3, 16, 64, 512, 4096, 65536]))
+        keeps = keeps[:capacity]  # the loader refuses a level too small for one word of each kept tensor
         level: dict[str, Any] = {
-            "name": f"L{i}", "capacity_words": draw(st.sampled_from([1, 2, 3, 16, 64, 512, 4096, 65536])),
+            "name": f"L{i}", "capacity_words": capacity,
             "word_bits": 8, "instances": instances, "keeps": keeps,
             "read_energy_pj_per_word": float(2 ** i), "write_energy_pj_per_word": float(2 ** i),
         }
