@@ -1,1 +1,9 @@
-"""The CoSA MIP scheduler (python-mip + CBC)."""
+"""The CoSA MIP scheduler (python-mip + CBC), built from the hardware spec.
+
+``schedule_problem(problem, spec, options)`` returns a check()-valid Schedule for one layer.
+"""
+
+from cosa_onnx.passes.cosa_mip.options import OBJECTIVES, MipOptions
+from cosa_onnx.passes.cosa_mip.solve import schedule_problem
+
+__all__ = ["OBJECTIVES", "MipOptions", "schedule_problem"]

@@ -36,12 +36,12 @@ def add_assignment_constraints(mv: MipVars, *, fill_slots_inward: bool = False) 
     loops belong to its dimension."""
     lay = mv.layout
     for g in lay.groups:
-        mv.model += mip.xsum(v for k, v in mv.x.items() if k.group == g.index) == g.count
+        mv.model += mip.xsum(v for k, v in mv.x.items() if k.group == g.gid) == g.mult
     for z in lay.slots:
         mv.model += mip.xsum(mv.slot_dim[(z, d)] for d in lay.slot_dims) <= 1
         for k, v in mv.x_at(Placement(lay.slot_level, z)):
             g = lay.groups[k.group]
-            mv.model += v <= g.count * mv.slot_dim[(z, g.dim)]
+            mv.model += v <= g.mult * mv.slot_dim[(z, g.dim)]
         if fill_slots_inward and z > 0:
             mv.model += (mip.xsum(mv.slot_dim[(z - 1, d)] for d in lay.slot_dims)
                          >= mip.xsum(mv.slot_dim[(z, d)] for d in lay.slot_dims))
@@ -103,7 +103,7 @@ def add_zz(mv: MipVars, level: int) -> None:
     lay = mv.layout
     for axis in halo_axes(lay.problem):
         zz = mv.model.add_var(name=f"zz_l{level}_{axis.primary}", var_type=mip.BINARY)
-        inside = [(lay.groups[k.group].count, v) for k, v in mv.x.items()
+        inside = [(lay.groups[k.group].mult, v) for k, v in mv.x.items()
                   if k.placement.level <= level and lay.groups[k.group].dim == axis.primary]
         for count, v in inside:
             mv.model += count * zz >= v
@@ -134,7 +134,7 @@ def halo_expr(mv: MipVars, level: int, mode: HaloMode) -> mip.LinExpr:
             terms.append(c0 * v)
             if abs(c1 - c0) > 1e-12:
                 name = f"h_l{level}_{v.name}"
-                terms.append((c1 - c0) * int_binary_product(mv.model, v, g.count, zz, name))
+                terms.append((c1 - c0) * int_binary_product(mv.model, v, g.mult, zz, name))
     return mip.xsum(terms)
 
 

@@ -6,7 +6,7 @@ the outermost one, CoSA's global buffer); at the slot level one spatial placemen
 temporal loop-order slot per dimension (slot order = loop order, innermost first); then the
 outermost level (DRAM), temporal only.
 
-Identical prime factors of one dimension form one integer-valued group (``count`` copies), which
+Identical prime factors of one dimension form one integer-valued group (``mult`` copies), which
 removes the symmetry between them; giving each dimension one slot loses nothing, because in the
 paper-era traffic term merging a dimension's loops at its innermost slot never raises any
 tensor's cost (see docs/mip.md).
@@ -25,12 +25,12 @@ UNIT_DIMS_WITH_QUIRKS = frozenset({Dim.R, Dim.S, Dim.P, Dim.Q})
 
 
 class Group(NamedTuple):
-    """``count`` copies of prime ``prime`` of dimension ``dim`` (prime 1: a size-1 dimension)."""
+    """``mult`` copies of prime ``prime`` of dimension ``dim`` (prime 1: a size-1 dimension)."""
 
-    index: int
+    gid: int
     dim: Dim
     prime: int
-    count: int
+    mult: int
 
     @property
     def lg(self) -> float:

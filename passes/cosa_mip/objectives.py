@@ -56,7 +56,7 @@ def traffic_expr(mv: MipVars, operand: Operand) -> mip.LinExpr:
         for k, v in mv.x_at(Placement(lay.slot_level, z), spatial=False):
             g = lay.groups[k.group]
             if g.prime > 1:
-                w = int_binary_product(mv.model, v, g.count, y, f"t_{operand.value}_{v.name}", lower_only=True)
+                w = int_binary_product(mv.model, v, g.mult, y, f"t_{operand.value}_{v.name}", lower_only=True)
                 terms.append(g.lg * w)
     return mip.xsum(terms)
 

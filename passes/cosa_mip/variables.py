@@ -43,9 +43,9 @@ def add_placement_vars(model: mip.Model, layout: Layout) -> MipVars:
             for spatial in (False, True):
                 if not layout.allowed(p, g, spatial):
                     continue
-                name = f"x_l{p.level}_z{-1 if p.slot is None else p.slot}_g{g.index}_{'s' if spatial else 't'}"
-                var_type = mip.BINARY if g.count == 1 else mip.INTEGER
-                mv.x[XKey(p, g.index, spatial)] = model.add_var(name=name, var_type=var_type, lb=0, ub=g.count)
+                name = f"x_l{p.level}_z{-1 if p.slot is None else p.slot}_g{g.gid}_{'s' if spatial else 't'}"
+                var_type = mip.BINARY if g.mult == 1 else mip.INTEGER
+                mv.x[XKey(p, g.gid, spatial)] = model.add_var(name=name, var_type=var_type, lb=0, ub=g.mult)
     for z in layout.slots:
         for d in layout.slot_dims:
             mv.slot_dim[(z, d)] = model.add_var(name=f"slot_{z}_{d.value}", var_type=mip.BINARY)
