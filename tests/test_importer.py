@@ -214,3 +214,22 @@ def test_fixed_batch_other_than_one_is_kept_with_a_warning(caplog: pytest.LogCap
     model = fixture_model("conv_depthwise")  # fixed batch 2
     assert import_model(model, batch=8).layers[0].problem.n == 2
     assert "fixed first dim 2" in caplog.text
+
+
+def test_shared_symbol_bound_on_every_input() -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    s (float[B,16,32] a, float[B,32,8] b) => (float[B,16,8] y) { y = MatMul(a, b) }"""
+    (layer,) = import_model(onnx.parser.parse_model(text), input_shapes={"a": [5, 16, 32]}).layers
+    assert (layer.problem.g, layer.problem.p, layer.problem.c, layer.problem.k) == (5, 16, 32, 8)
+
+
+def test_unsorted_graph_is_imported_in_dataflow_order() -> None:
+    model = fixture_model("mixed_graph")
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(nodes))
+    imported = import_model(model)
+    order = list(imported.graph.nodes)
+    assert order == [layer.node_name for layer in imported.layers]
+    assert [layer.node_index for layer in imported.layers] == [5, 3, 1]  # reversed file positions
+    assert set(imported.graph.edges) == {(order[0], order[1]), (order[1], order[2]), (order[0], order[2])}
