@@ -130,7 +130,8 @@ def _layer_problem(node: onnx.NodeProto, name: str, table: ShapeTable, hint: str
     try:
         return map_node(node, _node_shapes(node, name, table, hint))
     except UnsupportedLayer as exc:
-        logger.info("layer '%s' (%s) is not scheduled: %s", name, node.op_type, exc)
+        logger.warning("layer '%s' (%s) is not scheduled (%s); it is listed with the unscheduled ops",
+                       name, node.op_type, exc)
         return None
 
 

@@ -29,7 +29,12 @@ Dims = tuple[int | str | None, ...]
 
 _STRIP_BYTES = 4096
 _STRIPPED_LOCATION = "__cosa_onnx_stripped_payload__"
-_SUB_BYTE_BITS: dict[int, int] = {int(onnx.TensorProto.INT4): 4, int(onnx.TensorProto.UINT4): 4}
+# Packed types whose numpy stand-in is a whole byte (names absent from older onnx are skipped).
+_SUB_BYTE_BITS: dict[int, int] = {
+    int(getattr(onnx.TensorProto, name)): bits
+    for name, bits in (("INT4", 4), ("UINT4", 4), ("FLOAT4E2M1", 4), ("INT2", 2), ("UINT2", 2))
+    if hasattr(onnx.TensorProto, name)
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +61,8 @@ def element_bits(elem_type: int) -> int | None:
     """Bits of one element of ONNX type ``elem_type`` (None when unknown)."""
     if elem_type in _SUB_BYTE_BITS:
         return _SUB_BYTE_BITS[elem_type]
+    if elem_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
+        return None
     try:
         return int(onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize * 8)
     except (KeyError, TypeError, ValueError):

@@ -233,3 +233,19 @@ def test_unsorted_graph_is_imported_in_dataflow_order() -> None:
     assert order == [layer.node_name for layer in imported.layers]
     assert [layer.node_index for layer in imported.layers] == [5, 3, 1]  # reversed file positions
     assert set(imported.graph.edges) == {(order[0], order[1]), (order[1], order[2]), (order[0], order[2])}
+
+
+def test_precisions_follow_dtypes() -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    h (float16[4,32] a, float16[32,16] b) => (float16[4,16] y) { y = MatMul(a, b) }"""
+    (layer,) = import_model(onnx.parser.parse_model(text)).layers
+    assert (layer.problem.weight_bits, layer.problem.input_bits, layer.problem.output_bits) == (16, 16, 16)
+    from cosa_onnx.onnx_shapes import element_bits
+
+    assert element_bits(onnx.TensorProto.INT4) == 4 and element_bits(onnx.TensorProto.BFLOAT16) == 16
+    assert element_bits(onnx.TensorProto.STRING) is None
+
+
+def test_unsupported_conv_variant_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    import_model(fixture_model("mixed_graph"))
+    assert "'Conv_5' (Conv) is not scheduled (3-D convolution" in caplog.text
