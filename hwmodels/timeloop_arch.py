@@ -1,5 +1,7 @@
 """Timeloop architecture files <-> HardwareSpec (the older ``arch:`` form, levels innermost first).
 
+The v0.3 ``architecture:`` tree form is flattened first (:mod:`.timeloop_tree`).
+
 Import (:func:`spec_from_timeloop_arch`) follows Timeloop 3.0's reading of a storage entry:
 
 - capacity: ``entries``; else ``depth``/``memory_depth`` x block size; else ``sizeKB`` x 8192 /
@@ -35,6 +37,7 @@ from typing import Any
 
 from cosa_onnx.errors import SpecError
 from cosa_onnx.hwmodels.spec import HardwareSpec, MemoryLevel, TimeloopValue
+from cosa_onnx.hwmodels.timeloop_tree import flatten_architecture
 from cosa_onnx.hwmodels.validate import validate_spec
 from cosa_onnx.problem import ALL_OPERANDS, Operand
 
@@ -45,7 +48,7 @@ EnergyTable = Mapping[str, Mapping[str, float]]
 # Keys we translate into spec fields; every other scalar key is kept as a Timeloop attribute.
 _CONSUMED = frozenset({
     "name", "entries", "depth", "memory_depth", "sizeKB", "word-bits", "word_width", "datawidth",
-    "block-size", "n_words", "width", "instances", "bandwidth", "read_bandwidth", "write_bandwidth",
+    "block-size", "n_words", "width", "memory_width", "instances", "bandwidth", "read_bandwidth", "write_bandwidth",
     "multiple-buffering", "technology", "class", "vector-access-energy", "meshX", "meshY",
 })
 _NAME_HINTS: tuple[tuple[Operand, tuple[str, ...]], ...] = (
@@ -136,7 +139,7 @@ def _attributes(entry: Mapping[str, Any], cluster: int | None) -> tuple[tuple[st
 
 def _cluster(entry: Mapping[str, Any], word_bits: int, block: int, where: str) -> int | None:
     cluster = _int_attr(entry, ("cluster-size",), where)
-    width = _int_attr(entry, ("width",), where)
+    width = _int_attr(entry, ("width", "memory_width"), where)
     if cluster is None and width is not None:
         if width % (word_bits * block):
             raise SpecError(f"{where} width: {width} bits is not a multiple of word-bits x block-size")
@@ -210,8 +213,7 @@ def _arch_body(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise SpecError(f"Timeloop arch: top level must be a mapping with 'arch', got {type(data).__name__}")
     if "architecture" in data and "arch" not in data:
-        raise SpecError("Timeloop arch: the 'architecture:' tree form is not supported yet; convert it to the "
-                        "older 'arch:' form (arithmetic + storage list, innermost first)")
+        return flatten_architecture(data["architecture"])
     body = data.get("arch", data)
     if not isinstance(body, Mapping) or not isinstance(body.get("storage"), list) or not body["storage"]:
         raise SpecError("Timeloop arch storage: missing or empty (need a list of storage levels, innermost first)")
@@ -228,6 +230,8 @@ def spec_from_timeloop_arch(data: Any, *, name: str = "timeloop-import",
     body = _arch_body(data)
     table = energies or {}
     arith = body["arithmetic"]
+    if isinstance(arith.get("attributes"), Mapping):
+        arith = {**arith["attributes"], **{k: v for k, v in arith.items() if k in ("name", "instances")}}
     arith_name = str(arith.get("name", "MACs"))
     mac_instances = _instances(arith, "Timeloop arch arithmetic")
     operand_bits = _int_attr(arith, ("word-bits", "word_width", "datawidth"), "Timeloop arch arithmetic") or 8

@@ -318,7 +318,11 @@ def test_default_keeps_from_names() -> None:
 
 
 @pytest.mark.parametrize(("arch", "expected"), [
-    ({"architecture": {"version": 0.3, "subtree": []}}, "'architecture:' tree form is not supported"),
+    ({"architecture": {"version": 0.4, "nodes": []}}, "expected the v0.3 tree form"),
+    ({"architecture": {"version": 0.3, "subtree": [{"name": "sys", "local": [
+        {"name": "DRAM", "class": "DRAM", "attributes": {"word-bits": 8}}]}]}}, "found 0 compute components"),
+    ({"architecture": {"version": 0.3, "subtree": [{"name": "sys", "subtree": [{"name": "a"}, {"name": "b"}]}]}},
+     "2 subtrees"),
     ({"arch": {"arithmetic": {"instances": 4}}}, "storage: missing"),
     ({"arch": {"storage": [{"name": "DRAM", "word-bits": 8, "instances": 1}]}}, "arithmetic: missing"),
     ({"arch": {"arithmetic": {"instances": 4, "word-bits": 8}, "storage": [{"name": "Buf", "entries": 4, "instances": 4},
@@ -441,3 +445,58 @@ def test_bad_mappings(mapping: Any, expected: str) -> None:
 def test_unsupported_problem_shape() -> None:
     with pytest.raises(UserInputError, match="'depthwise' is not supported"):
         problem_from_timeloop({"problem": {"shape": "depthwise", "C": 3}})
+
+
+TREE_ARCH = """
+architecture:
+  version: 0.3
+  subtree:
+  - name: system
+    local:
+    - name: DRAM
+      class: DRAM
+      attributes: {type: LPDDR4, width: 64, block-size: 4, word-bits: 16}
+    subtree:
+    - name: chip
+      attributes: {technology: 45nm}
+      local:
+      - name: shared_glb
+        class: smartbuffer_SRAM
+        attributes: {memory_depth: 16384, memory_width: 64, n_banks: 32, block-size: 4, word-bits: 16,
+                     read_bandwidth: 16, write_bandwidth: 16}
+      - name: DummyBuffer[0..13]
+        class: regfile
+        attributes: {depth: 16, width: 16, word-bits: 16, block-size: 1, meshX: 14}
+      subtree:
+      - name: PE[0..167]
+        local:
+        - name: ifmap_spad
+          class: smartbuffer_RF
+          attributes: {memory_depth: 12, memory_width: 16, block-size: 1, word-bits: 16, meshX: 14}
+        - name: weights_spad
+          class: smartbuffer_RF
+          attributes: {memory_depth: 192, memory_width: 16, block-size: 1, word-bits: 16, meshX: 14}
+        - name: psum_spad
+          class: smartbuffer_RF
+          attributes: {memory_depth: 16, memory_width: 16, block-size: 1, word-bits: 16, meshX: 14}
+        - name: mac
+          class: intmac
+          attributes: {datawidth: 16, meshX: 14}
+"""
+
+
+def test_v03_tree_architecture_is_flattened(tmp_path: Path) -> None:
+    keeps = {"psum_spad": ["Outputs"], "weights_spad": ["Weights"], "ifmap_spad": ["Inputs"], "DummyBuffer": [],
+             "shared_glb": ["Inputs", "Outputs"]}
+    spec = spec_from_timeloop_arch(yaml.safe_load(TREE_ARCH), name="eyeriss-tree", keeps=keeps)
+    assert [lv.name for lv in spec.levels] == ["psum_spad", "weights_spad", "ifmap_spad", "DummyBuffer", "shared_glb", "DRAM"]
+    assert [lv.instances for lv in spec.levels] == [168, 168, 168, 14, 1, 1]
+    assert [lv.capacity_words for lv in spec.levels] == [16, 192, 12, 16, 65536, None]
+    assert spec.mac_instances == 168 and spec.operand_bits == 16
+    assert [spec.fanout(i) for i in range(len(spec.levels))] == [1, 1, 1, 12, 14, 1]
+    glb = spec.levels[4]
+    assert (glb.read_bandwidth_words_per_cycle, glb.block_words) == (16.0, 4)
+    # The imported spec exports and schedules like any other.
+    problem = LoopProblem(name="c", c=4, k=4, p=3, q=3, r=3, s=3)
+    paths = export_timeloop(problem, spec, trivial_schedule(problem, spec), tmp_path)
+    assert [e["name"] for e in _read(paths["arch"])["arch"]["storage"]][-1] == "DRAM"
