@@ -125,7 +125,11 @@ def _check_location(location: str, base_dir: Path, file: Path) -> None:
     if os.path.isabs(location) or Path(location).drive:
         raise ModelLoadError(f"model file '{file}': external data location '{location}' is an absolute path; "
                              "only files inside the model's folder are allowed")
-    target = (base_dir / location).resolve()
+    try:
+        target = (base_dir / location).resolve()
+    except (ValueError, OSError) as exc:
+        raise ModelLoadError(f"model file '{file}': external data location {location!r} is not a valid path; "
+                             "re-export the model") from exc
     if not target.is_relative_to(base_dir):
         raise ModelLoadError(f"model file '{file}': external data location '{location}' points outside the "
                              f"model's folder '{base_dir}'; refusing to read it")
