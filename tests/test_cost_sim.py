@@ -121,3 +121,11 @@ def test_loop_order_changes_counts() -> None:
     assert simulate(problem, spec, a) != simulate(problem, spec, b)
     assert model_counts(problem, spec, a) == simulate(problem, spec, a)
     assert model_counts(problem, spec, b) == simulate(problem, spec, b)
+
+
+@pytest.mark.nightly
+@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(problem=small_problems(), spec_index=st.integers(0, len(SPECS) - 1), seed=st.integers(0, 2**32 - 1),
+       bypass=st.booleans())
+def test_model_equals_simulator_nightly(problem: LoopProblem, spec_index: int, seed: int, bypass: bool) -> None:
+    test_model_equals_simulator.hypothesis.inner_test(problem, spec_index, seed, bypass)  # type: ignore[attr-defined]
