@@ -4,21 +4,26 @@
 (``mip`` = :func:`cosa_onnx.passes.cosa_mip.schedule_problem`; ``random`` / ``exhaustive`` = the
 search baselines), looks schedules up in / stores them into the persistent cache
 (:mod:`cosa_onnx.cache`), and runs independent solves in ``jobs`` worker processes. Results do not
-depend on ``jobs``: every solve is an independent, seeded computation on one problem. Ctrl-C
-terminates the workers and re-raises :class:`KeyboardInterrupt` in the caller.
+depend on ``jobs``: every solve is an independent, seeded computation on one problem. Each solve runs
+in its own worker process (forked where the platform allows); a worker that dies is reported as a
+ScheduleError naming the layer, never a hang. Ctrl-C terminates the workers and re-raises
+:class:`KeyboardInterrupt` in the caller.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection as mp_connection
 import os
-import queue
+import pickle  # only for the in-memory trip of results through the worker pipe, never to disk
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing.pool import Pool
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
 from typing import Any, Literal, Protocol
 
 from cosa_onnx.cache import ScheduleCache
@@ -103,18 +108,6 @@ def solve_one(problem: LoopProblem, spec: HardwareSpec, scheduler: str, options:
     return exhaustive_search(problem, spec, objective=options.objective, limit=options.limit)
 
 
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the parent handles it and terminates them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_solve(index: int, problem: LoopProblem, spec: HardwareSpec, scheduler: str,
-                  options: Any) -> tuple[int, Schedule, float]:
-    start = time.perf_counter()
-    schedule = solve_one(problem, spec, scheduler, options)
-    return index, schedule, time.perf_counter() - start
-
-
 def _distinct(problems: Iterable[LoopProblem]) -> list[_Task]:
     first: dict[ShapeKey, LoopProblem] = {}
     names: dict[ShapeKey, list[str]] = {}
@@ -185,56 +178,110 @@ class _Run:
             self.finish(task, schedule, time.perf_counter() - start)
 
     def solve_parallel(self, todo: Sequence[_Task], workers: int) -> None:
+        """One worker process per distinct shape, at most ``workers`` at a time."""
         # Longest-looking solves first (most prime factors) for a shorter makespan.
         pending = sorted(todo, key=lambda t: (-_solve_weight(t.problem), t.index))
-        by_index = {t.index: t for t in todo}
-        done: queue.Queue[tuple[int, Schedule | None, float, BaseException | None]] = queue.Queue()
-        ctx = multiprocessing.get_context("spawn")
-        pool: Pool = ctx.Pool(processes=workers, initializer=_worker_init)
+        ctx = _mp_context()
+        running: list[_Worker] = []
         try:
-            in_flight = 0
-            while pending or in_flight:
-                while pending and in_flight < workers:
-                    self._submit(pool, pending.pop(0), done)
-                    in_flight += 1
-                index, schedule, solve_s, error = _next_result(done)
-                in_flight -= 1
-                if error is not None:
-                    self.emit("failed", by_index[index], solve_s, str(error))
-                    raise error
-                if schedule is None:  # pragma: no cover - a result always carries one or the other
-                    raise ScheduleError(f"layer {by_index[index].problem.name}: worker returned nothing")
-                self.finish(by_index[index], schedule, solve_s)
-            pool.close()
+            while pending or running:
+                while pending and len(running) < workers:
+                    task = pending.pop(0)
+                    running.append(_Worker.start(ctx, task, self.spec, self.scheduler, self.options))
+                    self.emit("started", task)
+                mp_connection.wait([w.conn for w in running] + [w.process.sentinel for w in running], timeout=0.2)
+                for worker in [w for w in running if w.done()]:
+                    running.remove(worker)
+                    self._collect(worker)
         except BaseException:
-            pool.terminate()
+            for worker in running:
+                worker.process.terminate()
+            for worker in running:
+                worker.close()
             raise
-        finally:
-            pool.join()
 
-    def _submit(self, pool: Pool, task: _Task,
-                done: queue.Queue[tuple[int, Schedule | None, float, BaseException | None]]) -> None:
-        submitted = time.perf_counter()
-        self.emit("started", task)
-
-        def on_ok(result: tuple[int, Schedule, float]) -> None:
-            done.put((result[0], result[1], result[2], None))
-
-        def on_error(exc: BaseException) -> None:
-            done.put((task.index, None, time.perf_counter() - submitted, exc))
-
-        pool.apply_async(_worker_solve, (task.index, task.problem, self.spec, self.scheduler, self.options),
-                         callback=on_ok, error_callback=on_error)
+    def _collect(self, worker: _Worker) -> None:
+        kind, payload, solve_s = worker.reply()
+        task = worker.task
+        if kind == "ok" and isinstance(payload, Schedule):
+            self.finish(task, payload, solve_s)
+            return
+        error = payload if isinstance(payload, BaseException) else ScheduleError(
+            f"layer {task.problem.name}: {payload}; rerun with --jobs 1 to see the failure in-process")
+        self.emit("failed", task, solve_s, str(error))
+        raise error
 
 
-def _next_result(done: queue.Queue[tuple[int, Schedule | None, float, BaseException | None]],
-                 ) -> tuple[int, Schedule | None, float, BaseException | None]:
-    """Block for the next result in short slices, so Ctrl-C reaches the main thread promptly."""
-    while True:
+_Reply = tuple[str, object, float]   # ("ok", Schedule, s) | ("error", exception, s) | ("died", text, s)
+
+
+@dataclass(kw_only=True)
+class _Worker:
+    """A child process solving one task and sending one reply through a pipe."""
+
+    task: _Task
+    process: BaseProcess
+    conn: Connection
+    started_s: float
+
+    @classmethod
+    def start(cls, ctx: BaseContext, task: _Task, spec: HardwareSpec, scheduler: str, options: Any) -> _Worker:
+        reader, writer = ctx.Pipe(duplex=False)
+        process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
+            target=_child_main, args=(writer, task.problem, spec, scheduler, options),
+            name=f"cosa-onnx-{task.problem.name}", daemon=True)
+        process.start()
+        writer.close()  # the child holds the only writer: EOF on the reader = the child is gone
+        return cls(task=task, process=process, conn=reader, started_s=time.perf_counter())
+
+    def done(self) -> bool:
+        return self.conn.poll() or not self.process.is_alive()
+
+    def reply(self) -> _Reply:
         try:
-            return done.get(timeout=0.1)
-        except queue.Empty:
-            continue
+            kind, payload, solve_s = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(timeout=5)
+            code = self.process.exitcode
+            kind, payload, solve_s = "died", f"the worker process died (exit code {code})", \
+                time.perf_counter() - self.started_s
+        self.close()
+        return str(kind), payload, float(solve_s)
+
+    def close(self) -> None:
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+def _mp_context() -> BaseContext:
+    """fork where available: no re-import of the caller's __main__ (works from notebooks, stdin and
+    unguarded scripts) and no interpreter start-up per worker; spawn elsewhere."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def _child_main(conn: Connection, problem: LoopProblem, spec: HardwareSpec, scheduler: str, options: Any) -> None:
+    """Worker entry point: ignore Ctrl-C (the parent handles it), solve, send one reply."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start = time.perf_counter()
+    reply: _Reply
+    try:
+        reply = ("ok", solve_one(problem, spec, scheduler, options), time.perf_counter() - start)
+    except BaseException as exc:  # every failure goes back to the parent
+        reply = ("error", _picklable(exc), time.perf_counter() - start)
+    try:
+        conn.send(reply)
+    finally:
+        conn.close()
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """The exception itself if it survives the trip through the pipe, else a ScheduleError saying what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return ScheduleError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _solve_weight(problem: LoopProblem) -> int:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("cosa_onnx.cost")
 pytest.importorskip("cosa_onnx.mapspace")
 
-from cosa_onnx.errors import UserInputError
+from cosa_onnx.errors import ScheduleError, UserInputError
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.baselines import SearchOptions
@@ -131,6 +131,31 @@ def test_worker_errors_reach_the_caller(spec: HardwareSpec) -> None:
     assert not multiprocessing.active_children()
 
 
+class _DyingOptions:
+    """Search options whose ``samples`` kills the worker process that reads it."""
+
+    objective = "latency"
+    seed = 0
+
+    def cache_token(self) -> dict[str, object]:
+        return {"dying": True}
+
+    @property
+    def samples(self) -> int:
+        import os
+
+        os._exit(3)
+
+
+def test_a_dying_worker_is_an_error_not_a_hang(spec: HardwareSpec) -> None:
+    events: list[ProgressEvent] = []
+    with pytest.raises(ScheduleError, match=r"exit code 3"):
+        schedule_problems(_layers(), spec, _DyingOptions(), scheduler="random", jobs=2, use_cache=False,
+                          on_progress=events.append)
+    assert any(e.kind == "failed" for e in events)
+    assert not multiprocessing.active_children()
+
+
 def test_bad_arguments_are_user_errors(spec: HardwareSpec) -> None:
     with pytest.raises(UserInputError, match="scheduler"):
         schedule_problems(_layers(), spec, OPTS, scheduler="annealing")
@@ -151,9 +176,13 @@ from cosa_onnx.passes.baselines import SearchOptions
 from cosa_onnx.problem import LoopProblem
 from cosa_onnx.scheduling import schedule_problems
 
+STARTED = []
+
 def progress(event):
-    if event.kind == "started" and event.index == event.total - 1:
-        print("PIDS", *[p.pid for p in multiprocessing.active_children()], flush=True)
+    if event.kind == "started":
+        STARTED.append(event.index)
+        if len(STARTED) == 2:
+            print("PIDS", *[p.pid for p in multiprocessing.active_children()], flush=True)
 
 if __name__ == "__main__":
     problems = [LoopProblem(name=f"l{i}", r=3, s=3, p=28, q=28, c=64 * (i + 1), k=64) for i in range(4)]
