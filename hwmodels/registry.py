@@ -19,7 +19,7 @@ import importlib.metadata
 import importlib.resources
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,14 +114,22 @@ def spec_names() -> list[str]:
     return [e.name for e in list_specs()]
 
 
-def load_spec_path(path: str | os.PathLike[str]) -> HardwareSpec:
-    """A spec YAML file in our format, or a Timeloop ``arch:``/``architecture:`` file."""
+def load_spec_path(path: str | os.PathLike[str], *, keeps: Mapping[str, Iterable[str]] | None = None,
+                   energies: Mapping[str, Mapping[str, float]] | None = None) -> HardwareSpec:
+    """A spec YAML file in our format, or a Timeloop ``arch:``/``architecture:`` file.
+
+    ``keeps`` and ``energies`` (``{component: {action: pJ}}``) only apply to Timeloop files; without
+    them the defaults of :mod:`.timeloop_arch` are used (keeps inferred from level names, 0 pJ).
+    """
     data = read_yaml_file(path)
     if isinstance(data, dict) and ("arch" in data or "architecture" in data) and "levels" not in data:
         from cosa_onnx.hwmodels.timeloop_arch import spec_from_timeloop_arch
 
-        logger.info("%s is a Timeloop architecture; importing it with default keeps", path)
-        return spec_from_timeloop_arch(data, name=Path(path).stem)
+        logger.info("%s is a Timeloop architecture; importing it", path)
+        return spec_from_timeloop_arch(data, name=Path(path).stem, keeps=keeps, energies=energies,
+                                       source=f"Timeloop architecture {Path(path).name}")
+    if keeps or energies:
+        raise SpecError(f"hardware spec {path}: keeps/energy tables only apply to Timeloop architecture files")
     if data is None:
         raise SpecError(f"hardware spec {path} is empty: it needs name, mac and levels")
     return spec_from_dict(data)

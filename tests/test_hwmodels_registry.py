@@ -177,3 +177,57 @@ def test_archs_bad_spec_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["archs", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: spec 'bad' level 'Buffer' capacity_words") and "\n" not in err
+
+
+TIMELOOP_ARCH = textwrap.dedent("""\
+    arch:
+      arithmetic: {name: MACs, instances: 16, word-bits: 8}
+      storage:
+      - {name: Regs, entries: 1, instances: 16, word-bits: 8}
+      - {name: Shared, sizeKB: 2, instances: 1, word-bits: 8, block-size: 4}
+      - {name: DRAM, technology: DRAM, instances: 1, word-bits: 8, bandwidth: 8}
+    """)
+ERT = textwrap.dedent("""\
+    ERT:
+      version: 0.3
+      tables:
+      - name: system.Shared
+        actions: [{name: read, energy: 8.0}, {name: write, energy: 10.0}]
+      - name: system.DRAM
+        actions: [{name: read, energy: 400.0}, {name: write, energy: 400.0}]
+      - name: system.Regs[0..15]
+        actions: [{name: read, energy: 0.1}, {name: write, energy: 0.1}]
+      - name: system.MACs[0..15]
+        actions: [{name: mac_random, energy: 0.3}]
+    """)
+
+
+def test_archs_imports_timeloop_arch_and_writes_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arch = tmp_path / "npu.yaml"
+    arch.write_text(TIMELOOP_ARCH)
+    ert = tmp_path / "ERT.yaml"
+    ert.write_text(ERT)
+    out = tmp_path / "npu_spec.yaml"
+    code = cli.main(["archs", str(arch), "--keeps", "Regs=Weights", "--keeps", "Shared=Inputs,Outputs",
+                     "--ert", str(ert), "--write-spec", str(out), "--json"])
+    assert code == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["macs"] == 16 and [lv["keeps"] for lv in row["levels"]][:2] == [["Weights"], ["Inputs", "Outputs"]]
+    spec = load_spec(out)
+    assert spec.name == "npu" and spec.levels[1].capacity_words == 2048
+    assert spec.levels[1].read_energy_pj_per_word == 2.0 and spec.levels[1].write_energy_pj_per_word == 2.5
+    assert spec.mac_energy_pj == 0.3 and spec.outermost.read_bandwidth_words_per_cycle == 4.0
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["archs", "--keeps", "X=Weights"], "need an ARCH"),
+    (["archs", "simba", "simba-large", "--write-spec", "x.yaml"], "writes one spec; 2 were given"),
+    (["archs", "{arch}", "--keeps", "Regs"], "expected LEVEL=Tensor1,Tensor2"),
+    (["archs", "{arch}", "--keeps", "Regs=Weight"], "keeps: unknown tensor 'Weight'"),
+])
+def test_archs_option_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+    arch = tmp_path / "npu.yaml"
+    arch.write_text(TIMELOOP_ARCH)
+    assert cli.main([a.replace("{arch}", str(arch)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and "\n" not in err
