@@ -39,6 +39,12 @@ class LevelMapping:
     order: tuple[Dim, ...] = ()
     keeps: frozenset[Operand] = frozenset()
 
+    def __post_init__(self) -> None:
+        # Canonical factor tuples (G R S P Q C K N order, no 1s) so equal mappings compare equal and
+        # survive a JSON round trip unchanged, whatever order a scheduler listed them in.
+        object.__setattr__(self, "temporal", make_factors(dict(self.temporal)))
+        object.__setattr__(self, "spatial", make_factors(dict(self.spatial)))
+
     def temporal_factor(self, dim: Dim) -> int:
         return dict(self.temporal).get(dim, 1)
 
