@@ -92,6 +92,12 @@ def test_bert_base_layers_and_attention() -> None:
     dense = Counter((p.p, p.c, p.k) for p in layers if p.g == 1)
     assert dense == {(128, 768, 768): 48, (128, 768, 3072): 12, (128, 3072, 768): 12}
     assert "Softmax" in {op.op_type for op in imported.unscheduled}
+    att = "encoder.layer.3.attention.self"
+    assert set(imported.graph.predecessors(f"{att}.scores")) == {f"{att}.query", f"{att}.key"}
+    assert set(imported.graph.predecessors(f"{att}.context")) == {f"{att}.scores", f"{att}.value"}
+    # the residual stream reaches back through Add/LayerNorm (unscheduled) to every earlier block output
+    block_outputs = {f"encoder.layer.{i}.{part}.dense" for i in range(3) for part in ("output", "attention.output")}
+    assert set(imported.graph.predecessors(f"{att}.query")) == block_outputs
 
 
 def test_bert_base_batch_binding() -> None:
