@@ -16,8 +16,9 @@ from cosa_onnx.passes.cosa_mip.constraints import (
     capacity_budgets,
     capacity_exprs,
 )
+from cosa_onnx.passes.cosa_mip.costproxy import cost_objective
 from cosa_onnx.passes.cosa_mip.layout import Layout
-from cosa_onnx.passes.cosa_mip.objectives import cosa_objective
+from cosa_onnx.passes.cosa_mip.objectives import comp_expr, cosa_objective
 from cosa_onnx.passes.cosa_mip.variables import MipVars, add_placement_vars
 from cosa_onnx.problem import Operand
 
@@ -35,9 +36,13 @@ class BuiltModel:
         return self.vars.model
 
 
+TIE_BREAK = 1e-3  # weight of the paper-era objective under the spec-derived one
+
+
 def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: bool,
-                threads: int, seed: int) -> BuiltModel:
-    """The CoSA MIP for ``layout`` with the paper-era objective (CBC, silent, deterministic)."""
+                threads: int, seed: int, metric: str | None = None) -> BuiltModel:
+    """The CoSA MIP for ``layout`` (CBC, silent, deterministic). ``metric`` None: the paper-era
+    objective; else the spec-derived proxy of that metric plus the paper-era one as a tie-breaker."""
     model = mip.Model(sense=mip.MINIMIZE, solver_name=mip.CBC)
     model.verbose = 0
     model.threads = threads
@@ -49,5 +54,9 @@ def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: b
     exprs = capacity_exprs(mv, budgets, HaloMode(paper=paper_halo))
     add_capacity_constraints(mv, exprs, budgets)
     add_reuse_tracking(mv)
-    model.objective = cosa_objective(mv, exprs)
+    paper_obj = cosa_objective(mv, exprs)
+    if metric is None:
+        model.objective = paper_obj
+    else:
+        model.objective = cost_objective(mv, metric, comp_expr(mv)) + TIE_BREAK * paper_obj
     return BuiltModel(vars=mv, budgets=budgets, capacity=exprs)

@@ -77,10 +77,11 @@ def _status(st: mip.OptimizationStatus) -> str:
 
 
 def solve_layout(layout: Layout, options: MipOptions, *, split: Mapping[Operand, float], paper: bool,
-                 deadline: float) -> MipResult:
+                 deadline: float, metric: str | None = None) -> MipResult:
     """Build, solve and repair until the decoded plan fits every level (or give up)."""
     start = time.perf_counter()
-    bm: BuiltModel = build_model(layout, split=split, paper_halo=paper, threads=options.threads, seed=options.seed)
+    bm: BuiltModel = build_model(layout, split=split, paper_halo=paper, threads=options.threads, seed=options.seed,
+                                  metric=metric)
     bm.model.max_mip_gap = options.rel_gap
     bm.model.max_mip_gap_abs = 1e-6
     status, hit_limit = "no-solution", False

@@ -21,8 +21,8 @@ from cosa_onnx.schedule import Schedule, SolverInfo, check, trivial_schedule
 
 logger = logging.getLogger(__name__)
 
-REFINE_EVALS = 4000          # cost-model evaluations per candidate plan (deterministic budget)
-FALLBACK_EVALS = 1500
+REFINE_EVALS = 2000          # cost-model evaluations per candidate plan (deterministic budget)
+FALLBACK_EVALS = 2000
 
 
 def ensure_fits(problem: LoopProblem, spec: HardwareSpec) -> Schedule:
@@ -53,7 +53,8 @@ def _candidate_plans(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     out = []
     for bounds in variants:
         layout = build_layout(problem, spec, bounds, paper_units=paper)
-        result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline)
+        metric = None if paper else options.ranking_metric
+        result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline, metric=metric)
         if result.plan is not None:
             out.append((result.plan, result))
     return out
