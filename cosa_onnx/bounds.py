@@ -62,14 +62,39 @@ def touched_positions(outputs: int, window: int, stride: int, dilation: int, pad
     """Input positions along one axis that some (output, window tap) pair reads, padding excluded.
 
     Positions are ``o*stride + w*dilation`` in the padded input; the real input is the span minus
-    ``pad[0]`` positions at the start and ``pad[1]`` at the end.
+    ``pad[0]`` positions at the start and ``pad[1]`` at the end. Exact, in O(min(outputs, window))
+    steps: the two terms are symmetric, so the shorter one is taken as the taps; each tap gives an
+    arithmetic progression with the other term's step, and progressions on the same residue
+    class are merged as intervals of lattice indices.
     """
     span = (outputs - 1) * stride + (window - 1) * dilation + 1
-    lo, hi = pad[0], span - pad[1]
-    if stride == 1 and dilation == 1:
-        return max(0, hi - max(lo, 0))  # the window sweeps every position
-    hit = {o * stride + w * dilation for o in range(outputs) for w in range(window)}
-    return sum(1 for x in hit if lo <= x < hi)
+    lo, hi = max(pad[0], 0), span - pad[1]
+    if hi <= lo:
+        return 0
+    if window > outputs:
+        outputs, window, stride, dilation = window, outputs, dilation, stride
+    classes: dict[int, list[tuple[int, int]]] = {}
+    for w in range(window):
+        offset = w * dilation
+        first = offset // stride  # lattice index of the tap's first position within its class
+        classes.setdefault(offset % stride, []).append((first, first + outputs))
+    total = 0
+    for residue, intervals in classes.items():
+        k_lo = -((residue - lo) // stride)  # ceil((lo - residue) / stride)
+        k_hi = -((residue - hi) // stride)
+        for a, b in _merge(intervals):
+            total += max(0, min(b, k_hi) - max(a, k_lo))
+    return total
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def compulsory_words(problem: LoopProblem) -> dict[Operand, int]:

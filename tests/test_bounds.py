@@ -72,6 +72,12 @@ def test_touched_positions_brute_force() -> None:
         assert touched_positions(outs, win, stride, dil, pad) == expected
 
 
+def test_touched_positions_huge_dims_are_instant() -> None:
+    """A 2^31-wide stride-2 axis is counted arithmetically (no per-position set)."""
+    assert touched_positions(2**31, 3, 2, 1, (1, 1)) == 2 * 2**31 - 1
+    assert touched_positions(2**31, 1, 2, 1, (0, 0)) == 2**31
+
+
 def test_round_trip() -> None:
     bounds = layer_bounds(LoopProblem(name="fc", c=2048, k=1000), load_spec("simba"))
     assert bounds.dram_bound
