@@ -2,7 +2,9 @@
 
 The export follows shared/design/timeloop-format.md (Timeloop 3.0.x, ``timeloop-model ARCH PROB MAP``):
 
-- ``arch.yaml``: the older ``arch:`` form (:func:`cosa_onnx.hwmodels.timeloop_arch.timeloop_arch_dict`).
+- ``arch.yaml``: the older ``arch:`` form (:func:`cosa_onnx.hwmodels.timeloop_arch.timeloop_arch_dict`),
+  by default with each level's ``vector-access-energy`` so Timeloop charges our storage energies
+  (the MAC energy is always Timeloop's own; ``energies="timeloop"`` omits the overrides).
 - ``problem.yaml``: the built-in ``cnn-layer`` shape when G = 1. A matmul ``[M x Kd] x [Kd x Nd]`` is
   exactly a 1x1 convolution (P = M, C = Kd, K = Nd, R = S = Q = 1), so it uses ``cnn-layer`` too.
   With G > 1 (grouped convs, batched matmuls) the file carries its own problem shape
@@ -27,7 +29,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -152,8 +154,12 @@ def _dump(data: Mapping[str, Any], header: str) -> str:
 
 
 def export_timeloop(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule,
-                    out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+                    out_dir: str | os.PathLike[str], *,
+                    energies: Literal["spec", "timeloop"] = "spec") -> dict[str, Path]:
     """Write arch.yaml, problem.yaml and map.yaml (each atomically) into ``out_dir``; return their paths.
+
+    ``energies``: see :func:`~cosa_onnx.hwmodels.timeloop_arch.timeloop_arch_dict` ("spec" makes
+    Timeloop use our per-access storage energies; "timeloop" keeps its built-in model).
 
     Raises ScheduleError if ``schedule`` fails :func:`cosa_onnx.schedule.check` (Timeloop would
     reject it) and UserInputError if ``out_dir`` cannot be written.
@@ -165,7 +171,7 @@ def export_timeloop(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule
     out = Path(out_dir)
     header = f"cosa-onnx export for layer {problem.name!r} on spec {spec.name!r} (sha256 {spec.content_hash()[:12]})"
     files = {
-        "arch": (out / "arch.yaml", timeloop_arch_dict(spec)),
+        "arch": (out / "arch.yaml", timeloop_arch_dict(spec, energies=energies)),
         "problem": (out / "problem.yaml", timeloop_problem_dict(problem, schedule)),
         "mapping": (out / "map.yaml", timeloop_mapping_dict(problem, spec, schedule)),
     }

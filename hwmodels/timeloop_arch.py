@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cosa_onnx.errors import SpecError
 from cosa_onnx.hwmodels.spec import HardwareSpec, MemoryLevel, TimeloopValue
@@ -84,6 +84,15 @@ def _float_attr(entry: Mapping[str, Any], key: str, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise SpecError(f"{where} {key}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _energy_attr(entry: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise SpecError(f"{where} {key}: must be a non-negative number (pJ per access), got {value!r}")
     return float(value)
 
 
@@ -178,7 +187,7 @@ def _level(entry: Any, index: int, keeps: Mapping[str, Iterable[str]], energies:
     missing: list[str] = []
     read_pj = _component_energy(energies, name, ("read",))
     write_pj = _component_energy(energies, name, ("write", "update"))
-    vector = _float_attr(entry, "vector-access-energy", where)
+    vector = _energy_attr(entry, "vector-access-energy", where)
     read_pj = vector if read_pj is None else read_pj
     write_pj = vector if write_pj is None else write_pj
     if read_pj is None or write_pj is None:
@@ -285,8 +294,14 @@ def energy_table_from_ert(data: Any) -> dict[str, dict[str, float]]:
     raise SpecError("energy table: expected an Accelergy ERT (ERT: {tables: [...]}) or {component: {action: pJ}}")
 
 
-def timeloop_arch_dict(spec: HardwareSpec) -> dict[str, Any]:
-    """The spec in Timeloop's older ``arch:`` form (partitions are not expressible and are dropped)."""
+def timeloop_arch_dict(spec: HardwareSpec, *, energies: Literal["spec", "timeloop"] = "spec") -> dict[str, Any]:
+    """The spec in Timeloop's older ``arch:`` form (partitions are not expressible and are dropped).
+
+    ``energies="spec"`` writes each level's ``vector-access-energy`` (our pJ per word x block words,
+    Timeloop's per-access energy), so Timeloop charges our storage energies; ``"timeloop"`` leaves
+    Timeloop's built-in energy model in charge (the arch of timeloop-format.md). Timeloop has a single
+    access energy per level (the read energy is used) and always computes the MAC energy itself.
+    """
     storage: list[dict[str, Any]] = []
     for lv in spec.levels:
         entry: dict[str, Any] = {"name": lv.name}
@@ -300,6 +315,11 @@ def timeloop_arch_dict(spec: HardwareSpec) -> dict[str, Any]:
         if lv.write_bandwidth_words_per_cycle is not None:
             entry["write_bandwidth"] = lv.write_bandwidth_words_per_cycle
         entry.update(dict(lv.timeloop_attributes))
+        if energies == "spec":
+            if lv.read_energy_pj_per_word != lv.write_energy_pj_per_word:
+                logger.warning("spec %s level %s: Timeloop has one access energy per level; exporting the read "
+                               "energy", spec.name, lv.name)
+            entry["vector-access-energy"] = lv.read_energy_pj_per_word * lv.block_words
         if lv.partition is not None:
             logger.info("spec %s level %s: Timeloop has no per-tensor partitions; exported as one shared buffer",
                         spec.name, lv.name)

@@ -136,9 +136,21 @@ def test_doc_mapping_is_reproduced(tmp_path: Path) -> None:
     assert [(e["target"], e["type"]) for e in ours] == [(e["target"], e["type"]) for e in expected]
 
 
+def test_exported_storage_energies_are_timeloop_access_energies() -> None:
+    spec = load_spec("simba")
+    storage = timeloop_arch_dict(spec)["arch"]["storage"]
+    per_access = {"Registers": 0.49 / 64, "AccumulationBuffer": 1.58 / 8, "WeightBuffer": 7.12,
+                  "InputBuffer": 4.70, "GlobalBuffer": 16.76, "DRAM": 6400.0}
+    assert {e["name"]: pytest.approx(e["vector-access-energy"]) for e in storage} == per_access
+    # and the import reads them back as the same per-word energies
+    again = spec_from_timeloop_arch(timeloop_arch_dict(spec), keeps=SIMBA_KEEPS)
+    assert [lv.read_energy_pj_per_word for lv in again.levels] == pytest.approx(
+        [lv.read_energy_pj_per_word for lv in spec.levels])
+
+
 def test_doc_problem_and_arch_are_reproduced(tmp_path: Path) -> None:
     spec = load_spec("simba")
-    paths = export_timeloop(DOC_LAYER, spec, doc_schedule(spec), tmp_path)
+    paths = export_timeloop(DOC_LAYER, spec, doc_schedule(spec), tmp_path, energies="timeloop")
     assert _read(paths["problem"]) == yaml.safe_load(DOC_PROBLEM)
     ours = _read(paths["arch"])["arch"]
     doc = yaml.safe_load(DOC_ARCH)["arch"]
