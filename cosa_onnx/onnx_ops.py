@@ -99,7 +99,9 @@ def _conv(node: onnx.NodeProto, shapes: NodeShapes) -> LoopProblem:
     strides = _ints(node, "strides", [1] * spatial)
     dilations = _ints(node, "dilations", [1] * spatial)
     kernel = list(w[2:])
-    begin, end = _conv_pads(node, list(x[2:]), kernel, strides, dilations)
+    _check_attr_lengths(node, shapes.name, spatial, strides=strides, dilations=dilations)
+    begin, end = _conv_pads(node, shapes.name, list(x[2:]), kernel, strides, dilations)
+    _check_attr_lengths(node, shapes.name, spatial, pads=begin + end)
     out = [_conv_out(n, b + e, k, s, d) for n, b, e, k, s, d in zip(x[2:], begin, end, kernel, strides, dilations,
                                                                        strict=True)]
     _check_conv(node, shapes, group, out)
@@ -113,11 +115,14 @@ def _conv(node: onnx.NodeProto, shapes: NodeShapes) -> LoopProblem:
                        weight_bits=shapes.w_bits, input_bits=shapes.x_bits, output_bits=shapes.y_bits)
 
 
-def _conv_pads(node: onnx.NodeProto, size: list[int], kernel: list[int], strides: list[int],
+def _conv_pads(node: onnx.NodeProto, name: str, size: list[int], kernel: list[int], strides: list[int],
                dilations: list[int]) -> tuple[list[int], list[int]]:
     auto_pad = _attr(node, "auto_pad", b"NOTSET")
     mode = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
     n = len(size)
+    if mode not in ("NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise ShapeError(f"layer '{name}' ({node.op_type}): unknown auto_pad '{mode}'; expected NOTSET, VALID, "
+                         "SAME_UPPER or SAME_LOWER")
     if mode in ("NOTSET", ""):
         pads = _ints(node, "pads", [0] * (2 * n))
         return pads[:n], pads[n:]
@@ -131,6 +136,18 @@ def _conv_pads(node: onnx.NodeProto, size: list[int], kernel: list[int], strides
         begin.append(small if mode == "SAME_UPPER" else big)
         end.append(big if mode == "SAME_UPPER" else small)
     return begin, end
+
+
+def _check_attr_lengths(node: onnx.NodeProto, name: str, spatial: int, **values: list[int]) -> None:
+    for attr, items in values.items():
+        want = 2 * spatial if attr == "pads" else spatial
+        if len(items) != want:
+            raise ShapeError(f"layer '{name}' ({node.op_type}): attribute '{attr}' has {len(items)} values, "
+                             f"expected {want} for a {spatial}-D convolution; fix the model")
+        if attr != "pads" and any(v < 1 for v in items):
+            raise ShapeError(f"layer '{name}' ({node.op_type}): attribute '{attr}' must be positive, got {items}")
+        if attr == "pads" and any(v < 0 for v in items):
+            raise ShapeError(f"layer '{name}' ({node.op_type}): negative pads {items} are not supported")
 
 
 def _conv_out(size: int, pad: int, kernel: int, stride: int, dilation: int) -> int:

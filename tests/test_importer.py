@@ -249,3 +249,17 @@ def test_precisions_follow_dtypes() -> None:
 def test_unsupported_conv_variant_is_warned(caplog: pytest.LogCaptureFixture) -> None:
     import_model(fixture_model("mixed_graph"))
     assert "'Conv_5' (Conv) is not scheduled (3-D convolution" in caplog.text
+
+
+@pytest.mark.parametrize(("attrs", "needle"), [
+    ("strides=[2]", "'strides' has 1 values"),
+    ("pads=[1,1,1]", "'pads' has 3 values"),
+    ("dilations=[0,1]", "must be positive"),
+    ('auto_pad="SAME_MIDDLE"', "unknown auto_pad"),
+])
+def test_malformed_conv_attributes_are_shape_errors(attrs: str, needle: str) -> None:
+    text = f"""<ir_version: 8, opset_import: ["" : 17]>
+    m (float[1,3,8,8] x, float[4,3,3,3] w) => (float[1,4,?,?] y) {{ y = Conv <{attrs}> (x, w) }}"""
+    with pytest.raises(ShapeError, match=needle) as info:
+        import_model(onnx.parser.parse_model(text))
+    assert "'Conv_0'" in str(info.value)
