@@ -186,6 +186,9 @@ def _check_inner(shapes: NodeShapes, op: str, ka: int, kb: int) -> None:
 
 
 def _matmul(node: onnx.NodeProto, shapes: NodeShapes) -> LoopProblem:
+    if not shapes.x or not shapes.w:
+        raise ShapeError(f"layer '{shapes.name}' ({node.op_type}): scalar operand ({list(shapes.x)} x "
+                         f"{list(shapes.w)}); MatMul needs rank >= 1")
     a = list(shapes.x) if len(shapes.x) > 1 else [1, *shapes.x]
     b = list(shapes.w) if len(shapes.w) > 1 else [*shapes.w, 1]
     m, ka, kb, nd = a[-2], a[-1], b[-2], b[-1]
