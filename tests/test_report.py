@@ -150,3 +150,22 @@ def test_write_report_by_suffix(report: NetworkReport, tmp_path: Path) -> None:
 def test_write_report_unwritable(report: NetworkReport, tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="cannot write report"):
         write_report(report, tmp_path / "missing-dir" / "r.json")
+
+
+def test_report_of_a_real_model_file(spec: HardwareSpec) -> None:
+    """The shipped tiny CNN through the real importer, trivial schedules and the real cost model."""
+    from cosa_onnx.importer import import_model
+
+    model_path = Path(__file__).resolve().parents[1] / "models" / "tiny_cnn.onnx"
+    if not model_path.exists():
+        pytest.skip(f"{model_path} not generated yet (models/generate.py)")
+    imported = import_model(model_path)
+    problems = tuple(layer.problem for layer in imported.layers)
+    rep = build_report(make_results(spec, problems), imported.unscheduled, spec, model_name=imported.model_name)
+    assert [r.node_name for r in rep.layers] == [layer.node_name for layer in imported.layers]
+    assert [u.node_name for u in rep.unscheduled] == [u.node_name for u in imported.unscheduled]
+    assert rep.totals["cycles"] == sum(r.cycles for r in rep.layers)
+    assert rep.totals["macs"] == sum(p.macs for p in problems)
+    estimated = [u for u in imported.unscheduled if u.op_type not in ("Flatten",)]
+    assert rep.unscheduled_totals["moved_words"] == sum((u.input_words or 0) + (u.output_words or 0) for u in estimated)
+    assert NetworkReport.from_dict(json.loads(render_report(rep, "json"))) == rep
