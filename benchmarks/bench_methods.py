@@ -12,10 +12,13 @@ import dataclasses
 import logging
 import math
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench_workloads import Workload
@@ -25,7 +28,8 @@ from cosa_onnx.cost import evaluate
 from cosa_onnx.errors import CosaError
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.baselines import SearchOptions, SearchSpaceTooLargeError, count_space
-from cosa_onnx.problem import LoopProblem
+from cosa_onnx.passes.baselines.exhaustive import dim_splits, slots_for
+from cosa_onnx.problem import ALL_DIMS, LoopProblem
 from cosa_onnx.schedule import Schedule
 from cosa_onnx.scheduling import ScheduleOutcome, schedule_problems
 
@@ -105,6 +109,8 @@ def exhaustive_results(workload: Workload, spec: HardwareSpec, cfg: BenchConfig)
     """Exhaustive search on the layers whose space fits the limit (None elsewhere)."""
     feasible = []
     for p in workload.layers:
+        if raw_space(p, spec) > 1000 * cfg.exhaustive_limit:
+            continue  # hopeless before pruning: not even counted
         try:
             count_space(p, spec, limit=cfg.exhaustive_limit)
             feasible.append(p)
@@ -118,6 +124,12 @@ def exhaustive_results(workload: Workload, spec: HardwareSpec, cfg: BenchConfig)
     results, _ = run_method(sub, spec, "exhaustive", opts, cfg.jobs)
     by_key = {p.shape_key(): r for p, r in zip(feasible, results, strict=True)}
     return [by_key.get(p.shape_key()) for p in workload.layers]
+
+
+def raw_space(problem: LoopProblem, spec: HardwareSpec) -> int:
+    """Factor assignments before any validity pruning (loop orders not counted)."""
+    n_slots = len(slots_for(spec))
+    return math.prod(len(dim_splits(problem.bound(d), n_slots)) for d in ALL_DIMS if problem.bound(d) > 1)
 
 
 def _key(result: MethodResult, objective: str) -> float:
@@ -151,6 +163,24 @@ def long_search(workload: Workload, spec: HardwareSpec, cfg: BenchConfig, random
         options = [r for c in candidates if (r := c[i]) is not None]
         out.append(min(options, key=lambda r: (_key(r, cfg.objective), r.energy_pj)))
     return out
+
+
+def cli_compile_times(model: Path, arch: str, repeats: int) -> dict[str, Any]:
+    """Wall time of the user-facing ``cosa-onnx compile`` (import + schedule + report + write), cold
+    (empty cache) and warm (same cache, ``repeats`` times), each in a fresh process."""
+    with tempfile.TemporaryDirectory(prefix="cosa-bench-cli-") as tmp:
+        cmd = [sys.executable, "-m", "cosa_onnx.cli", "compile", str(model), "--arch", arch, "-o",
+               str(Path(tmp) / "out.onnx"), "--cache-dir", str(Path(tmp) / "cache"), "--quiet"]
+        walls = []
+        for _ in range(1 + repeats):
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            walls.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                return {"error": f"exit {proc.returncode}: {tail}", "command": " ".join(cmd[1:])}
+    return {"cold_s": walls[0], "warm_s": walls[1:], "warm_s_median": statistics.median(walls[1:]) if repeats else None,
+            "command": "cosa-onnx " + " ".join(cmd[3:])}
 
 
 def bounds_of(workload: Workload, spec: HardwareSpec) -> list[dict[str, float]]:

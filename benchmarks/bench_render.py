@@ -75,6 +75,11 @@ def _timing_lines(run: dict[str, Any]) -> list[str]:
              f"median **{t['mip_warm_wall_s_median']:.2f} s** of {[round(x, 2) for x in t['mip_warm_walls_s']]}"
              if t.get("mip_warm_wall_s_median") is not None else
              f"- MIP whole network, cold: **{t['mip_cold_wall_s']:.1f} s** wall"]
+    cli = t.get("cli_compile")
+    if cli:
+        lines.append(f"- CLI end to end (`{cli.get('command', '')}`): not measured ({cli['error']})" if "error" in cli else
+                     f"- CLI end to end, fresh process each (`{cli['command']}`): cold **{cli['cold_s']:.1f} s**, "
+                     f"warm median **{cli['warm_s_median']:.2f} s** of {[round(x, 2) for x in cli['warm_s']]}")
     for key, label in (("random5_wall_s", "random-5"), ("random16k_wall_s", "random-16K")):
         if key in t:
             lines.append(f"- {label} whole network: {t[key]:.1f} s wall")

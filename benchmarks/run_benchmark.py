@@ -32,6 +32,7 @@ from bench_methods import (
     BenchConfig,
     MethodResult,
     bounds_of,
+    cli_compile_times,
     exhaustive_results,
     geomean,
     long_search,
@@ -124,12 +125,16 @@ def goals(workload: Workload, results: dict[str, list[MethodResult | None]], bou
         within = [m.cycles <= 1.05 * r.cycles for m, r in zip(mip, lng, strict=True) if r is not None]
         out["layers_within_5pct_of_long_search"] = sum(within) / len(within)
     out.update({k: timing[k] for k in ("mip_cold_wall_s", "mip_warm_wall_s_median") if k in timing})
+    cli = timing.get("cli_compile") or {}
+    cold_s = cli.get("cold_s", timing.get("mip_cold_wall_s", 1e9))
+    warm_s = cli.get("warm_s_median") or timing.get("mip_warm_wall_s_median") or 1e9
+    out["timing_basis"] = "CLI compile, fresh process" if "cold_s" in cli else "scheduling driver"
     checks = {
         "latency within 3% of bound": out["latency_vs_bound"] <= 1.03,
         "energy within 1.25x of bound": out["energy_vs_bound"] <= 1.25,
         "no layer > 1.2x its latency bound": out["worst_layer_latency_vs_bound"] <= 1.2,
-        "cold <= 60 s": timing.get("mip_cold_wall_s", 1e9) <= 60.0,
-        "warm <= 3 s": timing.get("mip_warm_wall_s_median", 1e9) <= 3.0,
+        f"cold <= 60 s ({out['timing_basis']})": cold_s <= 60.0,
+        f"warm <= 3 s ({out['timing_basis']})": warm_s <= 3.0,
     }
     if "geomean_speedup_vs_random16k" in out:
         checks[">= 1.5x vs random-16K (geomean)"] = out["geomean_speedup_vs_random16k"] >= 1.5
@@ -185,6 +190,10 @@ def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchCon
     results["exhaustive"] = exhaustive_results(workload, spec, cfg)
     random_big = [r for r in results["random16k"] if r is not None]
     results["long"] = list(long_search(workload, spec, cfg, random_big, results["exhaustive"], log))
+    model = onnx_path(network)
+    if with_zigzag and model is not None and not args.quick and cfg.main_scheduler == "mip":
+        log("cosa-onnx compile (CLI, fresh process): cold, then warm")
+        timing["cli_compile"] = cli_compile_times(model, arch, cfg.warm_repeats)
     if with_zigzag:
         zz = run_zigzag(network, args.quick, args.zigzag_timeout)
         timing["zigzag"] = zz
