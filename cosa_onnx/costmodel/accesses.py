@@ -151,9 +151,12 @@ def pair_traffic(problem: LoopProblem, schedule: Schedule, nest: tuple[Loop, ...
     between = [lp for lp in nest if lp.spatial and child < lp.level <= parent]
     parents = math.prod(lp.extent for lp in nest if lp.spatial and lp.level > parent)
     children = math.prod(lp.extent for lp in between)
-    offsets = [_offsets(axis, between) for axis in axes]
     plain = [len(axis) == 1 for axis in axes]
-    unions = [len(o) * n if p else axis_union(o, n, 0)[0] for o, n, p in zip(offsets, lengths, plain, strict=True)]
+    # Plain axes: children's intervals are disjoint, only their number matters.
+    offsets = [_offsets(axis, between) if not p else () for axis, p in zip(axes, plain, strict=True)]
+    spread = [math.prod(lp.extent for lp in between if lp.dim == axis[0][0]) if p else len(o)
+              for axis, o, p in zip(axes, offsets, plain, strict=True)]
+    unions = [m * n if p else axis_union(o, n, 0)[0] for o, m, n, p in zip(offsets, spread, lengths, plain, strict=True)]
     union_full = math.prod(unions)
     if child == MAC_LEVEL:  # no storage: every MAC step needs its operands afresh
         steps = math.prod(lp.extent for lp in temporal)
@@ -176,7 +179,7 @@ def pair_traffic(problem: LoopProblem, schedule: Schedule, nest: tuple[Loop, ...
             left = n - s if n > s else 0
             overlap *= left
             if plain[a]:
-                kept *= len(offsets[a]) * left
+                kept *= spread[a] * left
             else:
                 kept *= axis_union(offsets[a], n, per_axis[a][j])[1]
         if moved:
