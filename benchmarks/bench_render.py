@@ -7,6 +7,18 @@ from typing import Any
 
 METHODS = (("mip", "MIP"), ("random5", "random-5"), ("random16k", "random-16K"), ("exhaustive", "exhaustive"),
            ("long", "long search"))
+MARKERS = {"mip": "o", "random5": "v", "random16k": "s", "exhaustive": "D", "long": "x"}
+
+
+def random_label(samples: int) -> str:
+    """``random-16K`` for the paper-scale run, ``random-1000`` for a quick one."""
+    return f"random-{samples // 1000}K" if samples % 1000 == 0 and samples >= 10_000 else f"random-{samples}"
+
+
+def method_labels(samples: int) -> dict[str, str]:
+    labels = dict(METHODS)
+    labels["random16k"] = random_label(samples)
+    return labels
 
 
 def _si(value: float | None, unit: str = "") -> str:
@@ -54,12 +66,12 @@ def _layer_table(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _totals_table(run: dict[str, Any]) -> list[str]:
+def _totals_table(run: dict[str, Any], labels: dict[str, str]) -> list[str]:
     tot = run["totals"]
     lines = ["| schedule | cycles | vs bound | energy | vs bound | EDP (cycles x pJ) |", "|---|---|---|---|---|---|",
              f"| bound | {_si(tot['bound_latency_cycles'])} | 1.00x | {_energy(tot['bound_energy_pj'])} | "
              f"1.00x | {_si(tot['bound_latency_cycles'] * tot['bound_energy_pj'])} |"]
-    for key, label in METHODS:
+    for key, label in labels.items():
         t = tot.get(key)
         if t is None:
             continue
@@ -111,6 +123,7 @@ def _goal_lines(run: dict[str, Any]) -> list[str]:
 
 def render_markdown(doc: dict[str, Any]) -> str:
     cfg = doc["config"]
+    labels = method_labels(int(cfg["random_samples"]))
     lines = ["# cosa-onnx benchmark", "",
              f"`{doc['command']}` — cosa-onnx {doc['tool_version']}, {doc['date_utc']} UTC, "
              f"{doc['machine']['cores_available']} cores, jobs={doc['machine']['jobs']}. "
@@ -123,12 +136,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for run in doc["runs"]:
         lines += ["", f"## {run['network']} on {run['arch']}", "",
                   f"{run['distinct_layers']} distinct of {run['total_layers']} layers, from `{run['source']}`.", "",
-                  "### Totals", "", *_totals_table(run), "", "### Goals (issue 4)", "", *_goal_lines(run), "",
+                  "### Totals", "", *_totals_table(run, labels), "", "### Goals (issue 4)", "", *_goal_lines(run), "",
                   "### Time", "", *_timing_lines(run), "", "### Per layer", "", *_layer_table(run)]
     return "\n".join(lines) + "\n"
 
 
-def plot_latency(run: dict[str, Any], path: Path) -> Path | None:
+def plot_latency(run: dict[str, Any], path: Path, samples: int = 16_000) -> Path | None:
     """Per-layer latency over its bound for each method (log scale); None without matplotlib."""
     try:
         import matplotlib
@@ -140,12 +153,13 @@ def plot_latency(run: dict[str, Any], path: Path) -> Path | None:
     rows = run["layers"]
     xs = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(rows)), 4.0))
-    for key, label in METHODS:
+    for offset, (key, label) in enumerate(method_labels(samples).items()):
         ys = [r["methods"][key]["cycles"] / r["bounds"]["latency_cycles"] if r["methods"].get(key) else None
               for r in rows]
         pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linestyle="", label=label, alpha=0.8)
+            ax.plot([p[0] + 0.1 * (offset - 2) for p in pts], [p[1] for p in pts], marker=MARKERS[key], linestyle="",
+                    label=label, alpha=0.8)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xlabel("distinct layer")

@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--csv", action="store_true", help="read layers from the shared CSV even if the ONNX exists")
     ap.add_argument("--main-scheduler", default="mip", choices=("mip", "random"),
                     help="scheduler under test (random = dry run of the harness without the MIP)")
+    ap.add_argument("--render-only", metavar="JSON", help="re-render the .md/.png of an earlier run's .json")
     ap.add_argument("--out", default=str(RESULTS / "benchmark"), help="output path stem (.md/.json)")
     return ap.parse_args(argv)
 
@@ -206,8 +207,24 @@ def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchCon
             "timing": timing, "goals": goals(workload, results, bounds, tot, timing)}
 
 
+def write_outputs(doc: dict[str, Any], out: Path) -> str:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
+    text = render_markdown(doc)
+    out.with_suffix(".md").write_text(text)
+    for run in doc["runs"]:
+        png = plot_latency(run, out.parent / f"latency_vs_bound_{run['network']}_{run['arch']}.png",
+                           int(doc["config"]["random_samples"]))
+        if png:
+            log(f"plot: {png}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render_only:
+        print(write_outputs(json.loads(Path(args.render_only).read_text()), Path(args.out)))
+        return 0
     logging.basicConfig(level=logging.WARNING)
     samples = args.samples or (1000 if args.quick else 16_000)
     cfg = BenchConfig(jobs=args.jobs or default_jobs(), random_samples=samples, exhaustive_limit=args.exhaustive_limit,
@@ -228,15 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                       "mip_options": main_options(cfg).cache_token()},
            "command": " ".join(["python", "benchmarks/run_benchmark.py", *(argv or sys.argv[1:])]),
            "runs": runs}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
-    text = render_markdown(doc)
-    out.with_suffix(".md").write_text(text)
-    for run in runs:
-        png = plot_latency(run, out.parent / f"latency_vs_bound_{run['network']}_{run['arch']}.png")
-        if png:
-            log(f"plot: {png}")
+    text = write_outputs(doc, Path(args.out))
     print(text)
     return 0
 
