@@ -46,6 +46,10 @@ def _wants_debug(argv: Sequence[str]) -> bool:
     return "--debug" in argv
 
 
+def _log_unraisable(info: sys.UnraisableHookArgs) -> None:
+    logger.debug("ignored after interrupt: %s: %s", info.exc_type.__name__, info.exc_value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = _wants_debug(args_list)
@@ -69,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
+        # Objects half-built when Ctrl-C landed (e.g. python-mip's SolverCbc) can fail in __del__
+        # later; keep those "Exception ignored" tracebacks out of the one-line message.
+        sys.unraisablehook = _log_unraisable
         print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
         return 2
     except Exception as exc:  # an internal error: one line, the traceback only with --debug
