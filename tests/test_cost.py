@@ -6,11 +6,11 @@ import json
 import math
 
 import pytest
-from cost_fixtures import I, O, W, doc_mapping, mapping, one_level_spec, two_level_spec
+from cost_fixtures import I, O, W, doc_mapping, level_dict, mapping, one_level_spec, two_level_spec
 
 from cosa_onnx.cost import LayerCost, evaluate
 from cosa_onnx.errors import ScheduleError
-from cosa_onnx.hwmodels.loader import load_spec
+from cosa_onnx.hwmodels.loader import load_spec, spec_from_dict
 from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule, check, make_factors
 
@@ -148,3 +148,26 @@ def test_schedule_for_another_spec_is_rejected() -> None:
     schedule = Schedule(levels=(mapping("DRAM", {"C": 2, "K": 3, "P": 2}, {}, "CPK", [W, I, O]),))
     with pytest.raises(ScheduleError, match="layer one: schedule has 1 levels"):
         evaluate(problem, load_spec("simba"), schedule)
+
+
+def test_bandwidth_is_per_used_instance() -> None:
+    """Two buffers (1 read word/cycle each) under a shared level; K=2 spread over them, C=3 in time.
+
+    Per buffer, per MAC step (3 steps): 1 weight read, 1 input read, 1 output update, and output
+    reads 3 - 1 = 2 (first free): 8 reads per instance -> 8 cycles, although compute takes 3.
+    Utilisation = 6 MACs / (8 cycles x 2 MACs).
+    """
+    spec = spec_from_dict({"name": "bw", "mac": {"instances": 2, "energy_pj": 0.5}, "levels": [
+        level_dict("Buffer", 16, 2, ["Weights", "Inputs", "Outputs"], read_bandwidth_words_per_cycle=1.0),
+        level_dict("Mid", 64, 1, ["Weights", "Inputs", "Outputs"]),
+        level_dict("DRAM", None, 1, ["Weights", "Inputs", "Outputs"], write_bandwidth_words_per_cycle=0.25)]})
+    problem = LoopProblem(name="bw", c=3, k=2)
+    schedule = Schedule(levels=(mapping("Buffer", {"C": 3}, {}, "C", [W, I, O]),
+                                mapping("Mid", {}, {"K": 2}, "", [W, I, O]),
+                                mapping("DRAM", {}, {}, "", [W, I, O])))
+    assert check(problem, spec, schedule) == []
+    cost = evaluate(problem, spec, schedule)
+    assert sum(a.reads for a in cost.accesses if a.level == "Buffer") == 16
+    assert dict(cost.bandwidth_cycles) == {"Buffer": 8, "Mid": 0, "DRAM": 8}  # 2 output updates / 0.25
+    assert (cost.compute_cycles, cost.cycles) == (3, 8)
+    assert cost.utilization == pytest.approx(6 / 16)
