@@ -92,9 +92,12 @@ def _timing_lines(run: dict[str, Any]) -> list[str]:
         lines.append(f"- CLI end to end (`{cli.get('command', '')}`): not measured ({cli['error']})" if "error" in cli else
                      f"- CLI end to end, fresh process each (`{cli['command']}`): cold **{cli['cold_s']:.1f} s**, "
                      f"warm median **{cli['warm_s_median']:.2f} s** of {[round(x, 2) for x in cli['warm_s']]}")
-    for key, label in (("random5_wall_s", "random-5"), ("random16k_wall_s", "random-16K")):
-        if key in t:
-            lines.append(f"- {label} whole network: {t[key]:.1f} s wall")
+    for key, label in (("random5", "random-5"), ("random16k", "random-N")):
+        if f"{key}_wall_s" in t:
+            per = t.get(f"{key}_per_layer_s_median")
+            extra = "" if per is None else (f"; per layer median {per:.2f} s = "
+                                            f"{t[f'{key}_per_sample_us_median']:.0f} us per sample (draw + evaluate)")
+            lines.append(f"- {label} whole network: {t[f'{key}_wall_s']:.1f} s wall{extra}")
     zz = t.get("zigzag")
     if zz:
         if "error" in zz:
@@ -126,9 +129,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
     labels = method_labels(int(cfg["random_samples"]))
     lines = ["# cosa-onnx benchmark", "",
              f"`{doc['command']}` — cosa-onnx {doc['tool_version']}, {doc['date_utc']} UTC, "
-             f"{doc['machine']['cores_available']} cores, jobs={doc['machine']['jobs']}. "
+             f"{doc['machine']['cores_available']} cores, jobs={doc['machine']['jobs']}, 1-min load average "
+             f"{doc['machine'].get('load_avg_1min_start', float('nan')):.1f} at start, "
+             f"{doc['machine'].get('load_avg_1min_end', float('nan')):.1f} at end (shared machine). "
              f"Random search: {cfg['random_samples']} samples (objective {cfg['objective']}); exhaustive limit "
-             f"{cfg['exhaustive_limit']}; long search {'with' if cfg['long'] else 'without'} --long. "
+             f"{cfg['exhaustive_limit']}; long search = random-N + exhaustive where feasible"
+             f"{' + MIP with 10x limits, gap 0 (--long)' if cfg['long'] else ''}"
+             f"{' + random with 4x samples (--long-random)' if cfg.get('long_random') else ''}. "
              f"MIP options: `{cfg['mip_options']}`.", "",
              "All cycles/energies are from our cost model (Timeloop semantics). Totals weight each distinct layer "
              "by its multiplicity. Ratios `r5/MIP` etc. > 1 mean the MIP is better. One run on a shared, noisy "

@@ -63,7 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="comma-separated net:arch pairs (net = models/<net>.onnx or shared CSV)")
     ap.add_argument("--layers", default="", help="comma-separated distinct-layer indices (first network only)")
     ap.add_argument("--quick", action="store_true", help="1,000 random samples, 1 warm repeat, quick ZigZag")
-    ap.add_argument("--long", action="store_true", help="long search adds 4x random samples and a 10x MIP")
+    ap.add_argument("--long", action="store_true", help="long search adds the MIP with 10x time/node limits, gap 0")
+    ap.add_argument("--long-random", action="store_true", help="long search adds random search with 4x samples")
     ap.add_argument("--samples", type=int, default=None, help="random-search samples (default 16000)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores available)")
     ap.add_argument("--exhaustive-limit", type=int, default=20_000)
@@ -187,6 +188,9 @@ def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchCon
                                  SearchOptions(objective=cfg.objective, samples=samples, seed=cfg.seed), cfg.jobs)
         results[label] = list(res)
         timing[f"{label}_wall_s"] = wall_s
+        per_layer = [r.solve_time_s for r in res]
+        timing[f"{label}_per_layer_s_median"] = statistics.median(per_layer)
+        timing[f"{label}_per_sample_us_median"] = 1e6 * statistics.median(per_layer) / samples
     log(f"exhaustive: layers with <= {cfg.exhaustive_limit} schedules")
     results["exhaustive"] = exhaustive_results(workload, spec, cfg)
     random_big = [r for r in results["random16k"] if r is not None]
@@ -228,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     samples = args.samples or (1000 if args.quick else 16_000)
     cfg = BenchConfig(jobs=args.jobs or default_jobs(), random_samples=samples, exhaustive_limit=args.exhaustive_limit,
-                      long=args.long, objective=args.objective, warm_repeats=1 if args.quick else 3,
+                      long=args.long, long_random=args.long_random, objective=args.objective, warm_repeats=1 if args.quick else 3,
                       main_scheduler=args.main_scheduler)
     layers = [int(x) for x in args.layers.split(",") if x.strip()] or None
+    load_start = os.getloadavg()[0]
     runs = []
     for i, pair in enumerate(p for p in args.networks.split(",") if p.strip()):
         network, _, arch = pair.partition(":")
@@ -238,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                                 with_zigzag=(i == 0 and not args.no_zigzag)))
     doc = {"tool_version": __version__, "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
            "machine": {"python": platform.python_version(), "cores_available": len(os.sched_getaffinity(0)),
-                       "jobs": cfg.jobs},
-           "config": {"random_samples": samples, "exhaustive_limit": cfg.exhaustive_limit, "long": cfg.long,
+                       "jobs": cfg.jobs, "load_avg_1min_start": load_start, "load_avg_1min_end": os.getloadavg()[0]},
+           "config": {"random_samples": samples, "exhaustive_limit": cfg.exhaustive_limit, "long": cfg.long, "long_random": cfg.long_random,
                       "objective": cfg.objective, "quick": args.quick, "layers": layers,
                       "main_scheduler": cfg.main_scheduler,
                       "mip_options": main_options(cfg).cache_token()},
