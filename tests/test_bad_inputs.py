@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -250,38 +251,50 @@ def _subprocess_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_subprocess_exit_code_and_debug_traceback(tmp_path: Path) -> None:
-    env = _subprocess_env(tmp_path)
+def test_subprocess_exit_code(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.onnx")
     plain = subprocess.run([sys.executable, "-m", "cosa_onnx.cli", "compile", missing],
-                           capture_output=True, text=True, env=env, timeout=120)
+                           capture_output=True, text=True, env=_subprocess_env(tmp_path), timeout=120)
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     assert plain.stderr.strip().startswith("error: ") and "missing.onnx" in plain.stderr
-    debug = subprocess.run([sys.executable, "-m", "cosa_onnx.cli", "--debug", "compile", missing],
-                           capture_output=True, text=True, env=env, timeout=120)
-    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    """With --debug the error propagates (the traceback is shown) instead of the one-line message."""
+    from cosa_onnx.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=r"missing\.onnx"):
+        main(["--debug", "compile", str(tmp_path / "missing.onnx")])
 
 
 def test_sigint_while_solving(tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT to the whole process group) during a long solve: exit 2, one line, nothing written."""
+    """Ctrl-C (SIGINT to the whole process group) while solving: exit 2, one line, nothing written."""
     model = builders.save(builders.distinct_convs(12, size=56), tmp_path / "big.onnx")
     out = tmp_path / "big.cosa.onnx"
     proc = subprocess.Popen([sys.executable, "-m", "cosa_onnx.cli", "compile", str(model), "-o", str(out),
                              "--no-cache", "--time-limit", "60", "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_subprocess_env(tmp_path), start_new_session=True)
+    watchdog = threading.Timer(180.0, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog.start()
     try:
-        time.sleep(6.0)  # imports (~3 s) then the first solves
-        assert proc.poll() is None, f"finished before the interrupt: {proc.communicate()}"
+        assert proc.stderr is not None
+        progress = []
+        for line in proc.stderr:  # the quick first layer is solved: the big ones are being solved now
+            progress.append(line)
+            if line.startswith("[1/"):
+                break
+        assert proc.poll() is None, f"finished before the interrupt: {progress}"
         sent = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, rest = proc.communicate(timeout=60)
         reaction_s = time.monotonic() - sent
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    lines = [line for line in err.splitlines() if line.startswith(("error", "internal", "Traceback"))]
-    assert proc.returncode == 2, err
-    assert lines == ["error: interrupted (Ctrl-C); nothing was written"], err
+    assert proc.returncode == 2, rest
+    messages = [line for line in rest.splitlines() if line.strip() and not line.startswith("[")]  # not progress
+    assert messages == ["error: interrupted (Ctrl-C); nothing was written"], rest
     assert reaction_s < 10.0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["big.onnx"]

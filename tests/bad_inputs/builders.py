@@ -81,9 +81,10 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
 
 
 def distinct_convs(count: int, *, size: int = 28) -> onnx.ModelProto:
-    """``count`` chained 3x3 convs with distinct channel counts (one MIP solve each)."""
-    nodes, inits = [], []
-    prev, ch = "x", 16
+    """A quick 1x1 conv, then ``count`` chained 3x3 convs with distinct channel counts (one MIP solve each)."""
+    nodes = [helper.make_node("Conv", ["x", "w_first"], ["c_first"], name="first")]
+    inits = [_weights("w_first", (16, 16, 1, 1), 9)]
+    prev, ch = "c_first", 16
     for i in range(count):
         out_ch = 32 + 8 * i
         inits.append(_weights(f"w{i}", (out_ch, ch, 3, 3), 10 + i))
