@@ -101,9 +101,29 @@ def import_model(model: str | os.PathLike[str] | onnx.ModelProto, *, batch: int 
                                              output_words=table.elements(node.output)))
         else:
             layers.append(Layer(node_name=name, op_type=node.op_type, node_index=i, problem=problem))
+    _warn_nested_layers(nodes, names)
     graph = build_layer_graph(nodes, names, order, {layer.node_index for layer in layers})
     logger.info("%s: %d layers, %d unscheduled ops", model_name, len(layers), len(unscheduled))
     return ImportedModel(layers=tuple(layers), unscheduled=tuple(unscheduled), graph=graph, model_name=model_name)
+
+
+def _warn_nested_layers(nodes: Sequence[onnx.NodeProto], names: Sequence[str]) -> None:
+    """Conv/matmul nodes inside If/Loop/Scan bodies are not scheduled: say so, never silently."""
+    for node, name in zip(nodes, names, strict=True):
+        nested = sum(_count_layer_ops(attr.g) for attr in node.attribute if attr.HasField("g"))
+        nested += sum(_count_layer_ops(g) for attr in node.attribute for g in attr.graphs)
+        if nested:
+            logger.warning("node '%s' (%s) has %d conv/matmul node(s) in its subgraph(s); they are not scheduled "
+                           "(only top-level layers are)", name, node.op_type, nested)
+
+
+def _count_layer_ops(graph: onnx.GraphProto) -> int:
+    count = 0
+    for node in graph.node:
+        count += node.op_type in OPERAND_INPUTS and node.domain in _ONNX_DOMAINS
+        count += sum(_count_layer_ops(attr.g) for attr in node.attribute if attr.HasField("g"))
+        count += sum(_count_layer_ops(g) for attr in node.attribute for g in attr.graphs)
+    return count
 
 
 def _resolve(model: str | os.PathLike[str] | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:

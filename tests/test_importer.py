@@ -263,3 +263,14 @@ def test_malformed_conv_attributes_are_shape_errors(attrs: str, needle: str) -> 
     with pytest.raises(ShapeError, match=needle) as info:
         import_model(onnx.parser.parse_model(text))
     assert "'Conv_0'" in str(info.value)
+
+
+def test_layers_inside_subgraphs_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    s (bool cond, float[4,8] a, float[8,8] w) => (float[4,8] y) {
+      y = If (cond) <then_branch = g1 () => (float[4,8] t) { t = MatMul(a, w) },
+                     else_branch = g2 () => (float[4,8] e) { e = Identity(a) }>
+    }"""
+    imported = import_model(onnx.parser.parse_model(text))
+    assert imported.layers == () and [op.op_type for op in imported.unscheduled] == ["If"]
+    assert "'If_0' (If) has 1 conv/matmul node(s) in its subgraph(s)" in caplog.text
