@@ -233,3 +233,18 @@ def _running(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_mip_scheduler_through_the_driver(spec: HardwareSpec, tmp_path: Path) -> None:
+    """The default scheduler (the CoSA MIP): dedupe, jobs-independence and cache on real CBC solves."""
+    from cosa_onnx.passes.cosa_mip import MipOptions
+
+    gemm = LoopProblem(name="g", op_type="Gemm", c=64, k=16)
+    other = LoopProblem(name="h", op_type="Gemm", c=32, k=8)
+    problems = [gemm, other, gemm.with_name("g2")]
+    serial = schedule_problems(problems, spec, MipOptions(), jobs=1, cache_dir=tmp_path / "a")
+    parallel = schedule_problems(problems, spec, MipOptions(), jobs=2, cache_dir=tmp_path / "b")
+    assert len(serial) == 2 and _essence(serial) == _essence(parallel)
+    assert all(o.schedule.solver.method == "mip" for o in serial.values())
+    warm = schedule_problems(problems, spec, None, jobs=2, cache_dir=tmp_path / "a")  # None = MipOptions()
+    assert all(o.cache_hit for o in warm.values()) and _essence(warm) == _essence(serial)
