@@ -192,11 +192,14 @@ def results_from_annotations(annotated: AnnotatedModel) -> tuple[LayerResult, ..
 
     spec = annotated.network.spec
     out = []
+    seen: set[Any] = set()
     for ann in annotated.nodes:
+        key = ann.problem.shape_key()
+        solve_time_s = 0.0 if key in seen else float(ann.schedule.solver.wall_time_s or 0.0)  # booked once per shape
+        seen.add(key)
         out.append(LayerResult(node_name=ann.node_name, op_type=ann.problem.op_type, problem=ann.problem,
                                schedule=ann.schedule, cost=evaluate(ann.problem, spec, ann.schedule),
-                               bounds=layer_bounds(ann.problem, spec),
-                               solve_time_s=float(ann.schedule.solver.wall_time_s or 0.0), cache_hit=False))
+                               bounds=layer_bounds(ann.problem, spec), solve_time_s=solve_time_s, cache_hit=False))
     return tuple(out)
 
 

@@ -165,14 +165,22 @@ def _energy(value_pj: float) -> str:
 def layer_table(report: NetworkReport) -> list[str]:
     header = ("layer", "op", "cycles", "x compute", "x traffic", "energy", "util", "status", "gap", "solve s")
     rows: list[tuple[str, ...]] = []
+    seen: set[int] = set()
     for row in report.layers:
         gap = row.solver.get("gap")
+        if row.timing.get("cache_hit"):
+            solve = "hit"
+        elif row.shape_group in seen:
+            solve = "shared"  # same shape as an earlier layer: solved once
+        else:
+            solve = f"{float(row.timing.get('solve_time_s', 0.0)):.2f}"
+        seen.add(row.shape_group)
         rows.append((row.node_name, row.op_type, f"{row.cycles:,}",
                      _num(_ratio(row.cycles, row.bound_compute_cycles), ".2f"),
                      _num(_ratio(row.cycles, row.bound_dram_cycles), ".2f"), _energy(row.energy_pj),
                      f"{100 * row.utilization:.1f}%", str(row.solver.get("status", "")),
                      "-" if gap is None else f"{100 * float(gap):.1f}%",
-                     "hit" if row.timing.get("cache_hit") else f"{float(row.timing.get('solve_time_s', 0.0)):.2f}"))
+                     solve))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True)))]
     for r in rows:
