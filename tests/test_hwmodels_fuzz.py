@@ -17,7 +17,7 @@ from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import check, trivial_schedule
 
 TENSORS = ["Weights", "Inputs", "Outputs"]
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
