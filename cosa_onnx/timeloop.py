@@ -230,7 +230,7 @@ def _per_compute_table(summary: str) -> dict[str, float]:
 def parse_timeloop_stats(source: str | os.PathLike[str]) -> TimeloopStats:
     """Parse the summary of ``timeloop-model.stats.txt`` (a path, or the file's text)."""
     text = str(source)
-    if isinstance(source, os.PathLike) or ("\n" not in text and Path(text).is_file()):
+    if isinstance(source, os.PathLike) or "\n" not in text:  # stats text always has several lines
         try:
             text = Path(source).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:

@@ -116,6 +116,7 @@ def test_html_has_every_chart_and_table(report: NetworkReport) -> None:
     assert [r[1] for r in layer_rows] == [row.node_name for row in report.layers]
     assert [r[0] for r in doc.rows["table-unscheduled"][1:]] == [op.node_name for op in report.unscheduled]
     assert len(doc.rows["table-schedules"]) == len(report.layers) + 1
+    assert doc.rows["table-shapes"][1][1:] == ["2", "conv2, conv3"]
 
 
 def test_html_is_self_contained(report: NetworkReport) -> None:

@@ -400,6 +400,8 @@ def test_parse_stats_without_summary_is_an_error(tmp_path: Path) -> None:
         parse_timeloop_stats("ERROR: couldn't map level AccumulationBuffer\n")
     with pytest.raises(UserInputError, match="cannot read Timeloop stats"):
         parse_timeloop_stats(tmp_path / "missing.txt")
+    with pytest.raises(UserInputError, match="cannot read Timeloop stats"):
+        parse_timeloop_stats(str(tmp_path / "missing.txt"))
 
 
 # ---- problem and mapping import -----------------------------------------------------------------------

@@ -27,7 +27,7 @@ from cosa_onnx.report import NetworkReport
 logger = logging.getLogger(__name__)
 
 CHART_IDS = ("chart-cycles", "chart-energy-levels", "chart-energy-layers", "chart-utilization", "chart-time-share")
-TABLE_IDS = ("table-totals", "table-layers", "table-energy", "table-unscheduled", "table-schedules")
+TABLE_IDS = ("table-totals", "table-layers", "table-energy", "table-unscheduled", "table-schedules", "table-shapes")
 
 BAR, BOUND_BG, BOUND_LINE, COMPUTE, OVER = "#4e79a7", "#f6e3c6", "#e8912d", "#222222", "#e15759"
 TENSOR_COLORS = {"Weights": "#4e79a7", "Inputs": "#f28e2b", "Outputs": "#59a14f", "all": "#b07aa1", "MAC": "#9c9c9c"}
@@ -248,6 +248,12 @@ def _schedules_table(report: NetworkReport) -> str:
                   rows, "rlll")
 
 
+def _shapes_table(report: NetworkReport) -> str:
+    rows = [[fmt.shape(g["shape"]), len(g["layers"]), ", ".join(g["layers"])]
+            for g in report.shape_groups if len(g["layers"]) > 1]
+    return _table("table-shapes", ["Shape", "Layers", "Nodes (one solve for all)"], rows or [["none", 0, ""]], "lrl")
+
+
 def _header(report: NetworkReport) -> str:
     arch = report.arch
     clock = f"{arch['clock_ghz']:g} GHz" if arch.get("clock_ghz") else "no clock in spec (cycles only)"
@@ -274,6 +280,7 @@ def render_html(report: NetworkReport) -> str:
         "<h2>Energy by memory level and tensor</h2>", _energy_table(report),
         "<h2>Unscheduled ops</h2>", _unscheduled_table(report),
         "<h2>Schedules</h2>", _schedules_table(report),
+        "<h2>Layers sharing a shape</h2>", _shapes_table(report),
         "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"
