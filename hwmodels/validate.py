@@ -71,6 +71,10 @@ def _check_room(where: str, lv: MemoryLevel) -> None:
 
 
 def _check_keeps(spec: HardwareSpec) -> None:
+    first, last = spec.levels[0], spec.outermost
+    if len(spec.levels) > 1 and first.unbounded and not last.unbounded:
+        raise SpecError(f"spec '{spec.name}' levels: the first level '{first.name}' is unbounded and the last "
+                        f"'{last.name}' is not; list the levels innermost first (DRAM last)")
     for operand in ALL_OPERANDS:
         if not spec.keeping_levels(operand):
             raise SpecError(f"spec '{spec.name}' levels keeps: no level keeps {operand.value} "

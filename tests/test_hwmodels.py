@@ -79,6 +79,11 @@ def _mac_instances(value: Any) -> Mutation:
     return mutate
 
 
+def _reversed_levels(data: dict[str, Any]) -> dict[str, Any]:
+    data["levels"].reverse()
+    return data
+
+
 def _level_not_mapping(data: dict[str, Any]) -> dict[str, Any]:
     data["levels"][2] = "WeightBuffer"
     return data
@@ -114,6 +119,7 @@ BAD_SPECS: list[tuple[str, Mutation, str]] = [
     ("mac-inconsistent", _mac_instances(1000), "spec 'bad' mac instances: 1000 MACs are not a whole multiple"),
     ("mac-zero", _mac_instances(0), "spec 'bad' mac instances: must be a positive integer"),
     ("declared-fanout-wrong", _set("InputBuffer", "fanout", 4), "level 'InputBuffer' fanout: declared 4"),
+    ("levels-outermost-first", _reversed_levels, "spec 'bad' levels: the first level 'DRAM' is unbounded and the last"),
     ("duplicate-level", _duplicate_name, "level 'WeightBuffer' name: duplicate level name"),
     ("level-not-mapping", _level_not_mapping, "spec 'bad' levels[2]: must be a mapping"),
     ("level-unknown-field", _set("InputBuffer", "capacity_word", 4), "level 'InputBuffer': unknown field(s) capacity_word"),
