@@ -135,6 +135,8 @@ BAD_SPECS: list[tuple[str, Mutation, str]] = [
      "level 'GlobalBuffer' partition: fractions sum to 1.2 > 1"),
     ("partition-not-kept", _set("GlobalBuffer", "partition", {"Weights": 0.5}),
      "level 'GlobalBuffer' partition: names Weights, which the level does not keep"),
+    ("partition-leaves-kept-tensor-out", _set("GlobalBuffer", "partition", {"Inputs": 0.5}),
+     "level 'GlobalBuffer' partition: gives Outputs, which the level keeps, no words"),
     ("partition-unknown", _set("GlobalBuffer", "partition", {"Psums": 0.5}), "level 'GlobalBuffer' partition: unknown tensor 'Psums'"),
     ("partition-not-mapping", _set("GlobalBuffer", "partition", [0.5]), "level 'GlobalBuffer' partition: must map"),
     ("partition-below-one-word", _set("AccumulationBuffer", "partition", {"Outputs": 0.01}),
