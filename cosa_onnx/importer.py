@@ -60,6 +60,9 @@ class UnscheduledOp:
     node_index: int
     input_words: int | None
     output_words: int | None
+    # True when every input is an initializer or itself constant (e.g. a weight made by
+    # ConstantOfShape): the op is folded at load time and moves no data per inference.
+    constant: bool = False
 
 
 @dataclass(kw_only=True)
@@ -92,19 +95,40 @@ def import_model(model: str | os.PathLike[str] | onnx.ModelProto, *, batch: int 
     hint = _binding_hint(inferred.graph, table)
     layers: list[Layer] = []
     unscheduled: list[UnscheduledOp] = []
+    constant_nodes = _constant_nodes(inferred.graph, nodes, order)
     for i in order:
         node, name = nodes[i], names[i]
         problem = _layer_problem(node, name, table, hint) if i in candidates else None
         if problem is None:
             unscheduled.append(UnscheduledOp(node_name=name, op_type=node.op_type, node_index=i,
                                              input_words=table.elements(node.input),
-                                             output_words=table.elements(node.output)))
+                                             output_words=table.elements(node.output),
+                                             constant=i in constant_nodes))
         else:
             layers.append(Layer(node_name=name, op_type=node.op_type, node_index=i, problem=problem))
     _warn_nested_layers(nodes, names)
     graph = build_layer_graph(nodes, names, order, {layer.node_index for layer in layers})
     logger.info("%s: %d layers, %d unscheduled ops", model_name, len(layers), len(unscheduled))
     return ImportedModel(layers=tuple(layers), unscheduled=tuple(unscheduled), graph=graph, model_name=model_name)
+
+
+_NON_DETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"})
+
+
+def _constant_nodes(graph: onnx.GraphProto, nodes: Sequence[onnx.NodeProto], order: Sequence[int]) -> set[int]:
+    """Indices of nodes whose inputs are all initializers or outputs of constant nodes."""
+    constant_tensors = {init.name for init in graph.initializer} | {""}
+    graph_inputs = {value.name for value in graph.input}
+    constant_tensors -= graph_inputs  # an initializer that is also an input can be overridden
+    out: set[int] = set()
+    for i in order:
+        node = nodes[i]
+        if node.op_type in _NON_DETERMINISTIC or node.op_type in OPERAND_INPUTS:
+            continue
+        if all(name in constant_tensors for name in node.input):
+            out.add(i)
+            constant_tensors.update(node.output)
+    return out
 
 
 def _warn_nested_layers(nodes: Sequence[onnx.NodeProto], names: Sequence[str]) -> None:

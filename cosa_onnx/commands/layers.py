@@ -47,14 +47,17 @@ def summarize(imported: ImportedModel) -> dict[str, Any]:
                "macs": layer.problem.macs, "same_shape_layers": shape_counts[layer.problem.shape_key()],
                "problem": layer.problem.to_dict()} for layer in imported.layers]
     unscheduled = [{"node_name": op.node_name, "op_type": op.op_type, "node_index": op.node_index,
-                    "input_words": op.input_words, "output_words": op.output_words} for op in imported.unscheduled]
-    counts = Counter(op.op_type for op in imported.unscheduled)
+                    "input_words": op.input_words, "output_words": op.output_words, "constant": op.constant}
+                   for op in imported.unscheduled]
+    counts = Counter(op.op_type for op in imported.unscheduled if not op.constant)
+    constant_counts = Counter(op.op_type for op in imported.unscheduled if op.constant)
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "model": imported.model_name,
         "layers": layers,
         "unscheduled": unscheduled,
         "unscheduled_counts": dict(sorted(counts.items())),
+        "constant_counts": dict(sorted(constant_counts.items())),
         "edges": [list(edge) for edge in imported.graph.edges],
         "totals": {"layers": len(layers), "distinct_shapes": len(shape_counts),
                    "macs": sum(row["macs"] for row in layers), "unscheduled_ops": len(unscheduled)},
@@ -75,6 +78,10 @@ def render_table(summary: dict[str, Any]) -> str:
     if counts:
         lines.append("")
         lines.append("not scheduled: " + ", ".join(f"{op} x{n}" for op, n in counts.items()))
+    constant = summary.get("constant_counts", {})
+    if constant:
+        lines.append("constant (folded at load time, no per-inference work): "
+                     + ", ".join(f"{op} x{n}" for op, n in constant.items()))
     totals = summary["totals"]
     lines.append("")
     lines.append(f"total: {totals['layers']} layers, {totals['distinct_shapes']} distinct shapes, "
