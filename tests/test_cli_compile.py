@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import yaml
 
@@ -70,6 +72,22 @@ def test_default_output_next_to_input_quiet_and_cache_hits(workdir: Path, capsys
     assert (workdir / "copy.cosa.onnx").is_file()
     assert main(["compile", str(model), *fast_flags(shared_cache(workdir))]) == 0
     assert "5 cache hits" in capsys.readouterr().out
+
+
+def test_external_data_model_compiles_into_another_folder(workdir: Path) -> None:
+    src, dst = workdir / "ext-src", workdir / "ext-dst"
+    src.mkdir()
+    dst.mkdir()
+    onnx.save_model(onnx.load(str(TINY)), str(src / "m.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="m.weights", size_threshold=0)
+    assert main(["compile", str(src / "m.onnx"), "-o", str(dst / "m.cosa.onnx"), "--quiet",
+                 *fast_flags(shared_cache(workdir))]) == 0
+    assert (dst / "m.weights").read_bytes() == (src / "m.weights").read_bytes()
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    outputs = [ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+               for path in (TINY, src / "m.onnx", dst / "m.cosa.onnx")]
+    assert outputs[2].tobytes() == outputs[1].tobytes() == outputs[0].tobytes()
+    onnx.checker.check_model(str(dst / "m.cosa.onnx"), full_check=True)
 
 
 def test_report_rerenders_the_compile_report(compiled: tuple[Path, Path, subprocess.CompletedProcess[str]],

@@ -102,6 +102,17 @@ def test_api_writes_outputs_and_rejects_unknown_options(compiled: CompileResult,
         cosa_onnx.compile(TINY, arch="simba", time_limt_s=3)
 
 
+@pytest.mark.parametrize("model", ["cnn_dynamo.onnx", "transformer_torchscript.onnx"])
+def test_torch_exported_models_run_bit_identical(model: str, cache_dir: Path) -> None:
+    """Real torch exports (both exporters between them; conv and matmul layers) with real weights."""
+    path = MODELS / "torch" / model
+    result = cosa_onnx.compile(path, arch="simba", cache_dir=cache_dir, time_limit_s=0.5, jobs=1)
+    assert len(result.schedules) == len(import_model(path).layers) > 0
+    onnx.checker.check_model(result.model, full_check=True)
+    original = onnx.load(str(path))
+    assert [a.tobytes() for a in _outputs(result.model)] == [b.tobytes() for b in _outputs(original)]
+
+
 def test_default_output_path() -> None:
     assert default_output_path("a/b/resnet50.onnx") == Path("a/b/resnet50.cosa.onnx")
     assert default_output_path("model") == Path("model.cosa.onnx")
