@@ -162,6 +162,13 @@ def _energy(value_pj: float) -> str:
     return f"{value_pj:.3f} pJ"
 
 
+def _seconds(value_s: float) -> str:
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if value_s >= scale:
+            return f"{value_s / scale:.3f} {unit}"
+    return f"{value_s / 1e-9:.1f} ns"
+
+
 def layer_table(report: NetworkReport) -> list[str]:
     header = ("layer", "op", "cycles", "x compute", "x traffic", "energy", "util", "status", "gap", "solve s")
     rows: list[tuple[str, ...]] = []
@@ -191,7 +198,7 @@ def layer_table(report: NetworkReport) -> list[str]:
 def totals_lines(report: NetworkReport) -> list[str]:
     t = report.totals
     cycles = int(t["cycles"])
-    latency = f" = {float(t['latency_s']) * 1e3:.3f} ms at {report.arch.get('clock_ghz')} GHz" if t.get("latency_s") else ""
+    latency = f" = {_seconds(float(t['latency_s']))} at {report.arch.get('clock_ghz')} GHz" if t.get("latency_s") else ""
     gaps = [float(r.solver["gap"]) for r in report.layers if r.solver.get("gap") is not None]
     flagged = sum(1 for r in report.layers if r.solver.get("flags"))
     lines = [
