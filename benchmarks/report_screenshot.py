@@ -42,6 +42,17 @@ def screenshot(html_path: Path, png_path: Path, *, width: int = 1400, height: in
         raise RuntimeError(f"chromium wrote no screenshot to {png_path}")
 
 
+def shrink_png(path: Path) -> None:
+    """Re-encode as a 256-colour palette PNG when Pillow is installed (3-4x smaller); else leave it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 def load_or_compile(args: argparse.Namespace) -> NetworkReport:
     if args.report:
         return NetworkReport.from_dict(json.loads(Path(args.report).read_text()))
@@ -64,6 +75,7 @@ def main() -> int:
     parser.add_argument("--html", type=Path, help="also keep the HTML here")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--shrink", action="store_true", help="palette-compress the PNG (needs Pillow)")
     args = parser.parse_args()
     report = load_or_compile(args)
     html = render_report(report, "html")
@@ -72,6 +84,8 @@ def main() -> int:
         html_path.write_text(html, encoding="utf-8")
         start = time.perf_counter()
         screenshot(html_path, args.out, width=args.width, height=args.height)
+    if args.shrink:
+        shrink_png(args.out)
     print(f"html {len(html):,} bytes; screenshot {args.out} ({args.out.stat().st_size:,} bytes) "
           f"in {time.perf_counter() - start:.1f} s")
     return 0

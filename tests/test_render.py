@@ -183,3 +183,15 @@ def test_html_screenshot_is_not_blank(report: NetworkReport, tmp_path: Path) -> 
     assert (width, height) == (1200, 1600)
     assert png.stat().st_size > 20_000
     assert distinct > 50  # a blank or single-colour page decodes to a handful of byte values
+
+
+def test_formatting_helpers() -> None:
+    from cosa_onnx.render import _format as fmt
+
+    assert fmt.energy(9.04e9) == "9.04 mJ" and fmt.energy(512.0) == "512 pJ" and fmt.energy(None) == "–"
+    assert fmt.seconds(0.0) == "0 s" and fmt.seconds(2.5e-3) == "2.5 ms"
+    assert fmt.shape({"R": 3, "S": 3, "P": 7, "Q": 7, "C": 512, "K": 512, "w_stride": 2, "h_stride": 2}) == \
+        "R3 S3 P7 Q7 C512 K512 /2"
+    assert fmt.solver_status({"status": "fallback", "method": "fallback", "flags": ["fallback"]}) == "fallback"
+    assert fmt.solver_status({"status": "feasible", "method": "mip", "flags": ["time-limit-hit"]}) == \
+        "feasible [time-limit-hit]"

@@ -32,6 +32,8 @@ def energy(value_pj: float | None) -> str:
 def seconds(value_s: float | None) -> str:
     if value_s is None:
         return "–"
+    if value_s == 0:
+        return "0 s"
     for scale, unit in _TIME_UNITS:
         if abs(value_s) >= scale:
             return f"{value_s / scale:.3g} {unit}"
@@ -72,12 +74,13 @@ def words(value: int | None) -> str:
 
 
 def solver_status(solver: Mapping[str, Any]) -> str:
+    """``status (method) [flags]``, leaving out the default method and repeats: ``feasible [time-limit-hit]``."""
     status = str(solver.get("status") or "")
-    flags = [str(f) for f in solver.get("flags", ())]
     method = str(solver.get("method") or "")
     text = status or "–"
-    if method and method != "mip":
+    if method and method not in ("mip", status):
         text = f"{text} ({method})"
+    flags = [str(f) for f in solver.get("flags", ()) if str(f) not in (status, method)]
     if flags:
         text += " [" + ", ".join(flags) + "]"
     return text

@@ -175,7 +175,7 @@ def _hrow(row: HRow, y: float, x0: float, scale: float, bar_h: float, label_x: f
 
 
 def hbar_chart(chart_id: str, title: str, rows: Sequence[HRow], *, axis: Axis,
-               legend: Sequence[LegendItem] = (), width: float = 1000.0, row_h: float = 18.0) -> str:
+               legend: Sequence[LegendItem] = (), width: float = 1230.0, row_h: float = 18.0) -> str:
     """Horizontal bars, one row per item, sharing one linear x axis from 0."""
     max_chars = min(32, max((len(r.label) for r in rows), default=4))
     label_w = 12 + max_chars * CHAR_PX
@@ -199,7 +199,7 @@ def hbar_chart(chart_id: str, title: str, rows: Sequence[HRow], *, axis: Axis,
 
 def vbar_stacked(chart_id: str, title: str, categories: Sequence[str], stacks: Sequence[Sequence[Segment]], *,
                  axis: Axis, legend: Sequence[LegendItem] = (), notes: Sequence[str] = (),
-                 width: float = 1000.0, height: float = 360.0) -> str:
+                 width: float = 1230.0, height: float = 360.0) -> str:
     """Vertical stacked bars, one per category, on one linear y axis from 0."""
     legend_parts, legend_h = _legend(legend, 70, 44, width - 90)
     top, bottom, x0, x1 = 40 + legend_h + 14, height - 46, 70.0, width - 20
