@@ -19,6 +19,17 @@ def count(value: int | float | None) -> str:
     return "–" if value is None else f"{round(value):,}"
 
 
+def big_count(value: int | float | None) -> str:
+    """A count short enough for a headline card: exact below 10^9, else ``11.2 G``."""
+    if value is None:
+        return "–"
+    if abs(value) >= 1e12:
+        return f"{value / 1e12:.3g} T"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.3g} G"
+    return count(value)
+
+
 def energy(value_pj: float | None) -> str:
     """Energy in the largest unit that keeps the number >= 1 (``9.04 mJ``)."""
     if value_pj is None:
@@ -34,6 +45,10 @@ def seconds(value_s: float | None) -> str:
         return "–"
     if value_s == 0:
         return "0 s"
+    if value_s >= 3600:
+        return f"{value_s / 3600:.3g} h"
+    if value_s >= 60:
+        return f"{value_s / 60:.3g} min"
     for scale, unit in _TIME_UNITS:
         if abs(value_s) >= scale:
             return f"{value_s / scale:.3g} {unit}"

@@ -78,14 +78,14 @@ def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
 def _cards(report: NetworkReport) -> str:
     t, w, u = report.totals, report.whole_model, report.unscheduled_totals
     cards = [
-        _card("Cycles (scheduled layers)", fmt.count(t["cycles"]), f"{fmt.ratio(t['latency_vs_bound'])} the latency bound"),
+        _card("Cycles (scheduled layers)", fmt.big_count(t["cycles"]), f"{fmt.ratio(t['latency_vs_bound'])} the latency bound"),
         _card("Latency", fmt.seconds(t["latency_s"]), "" if t["latency_s"] is not None else "spec has no clock_ghz"),
         _card("Energy", fmt.energy(t["energy_pj"]), f"{fmt.ratio(t['energy_vs_bound'])} the energy bound"),
         _card("EDP", f"{t['edp']:.3e}", "total cycles × total pJ"),
         _card("Utilisation", fmt.percent(t["utilization"]), f"{fmt.count(report.arch['mac_instances'])} MACs"),
-        _card("Latency bound", fmt.count(t["bound_latency_cycles"]), f"compute bound {fmt.count(t['bound_compute_cycles'])}"),
-        _card("Unscheduled ops (estimate)", fmt.count(u["estimate_cycles"]), f"{u['ops']} ops, {fmt.energy(u['estimate_energy_pj'])}"),
-        _card("Whole model", fmt.count(w["cycles"]), f"cycles incl. estimate; {fmt.energy(w['energy_pj'])}", "whole"),
+        _card("Latency bound", fmt.big_count(t["bound_latency_cycles"]), f"compute bound {fmt.big_count(t['bound_compute_cycles'])}"),
+        _card("Unscheduled ops (estimate)", fmt.big_count(u["estimate_cycles"]), f"{u['ops']} ops, {fmt.energy(u['estimate_energy_pj'])}"),
+        _card("Whole model", fmt.big_count(w["cycles"]), f"cycles incl. estimate; {fmt.energy(w['energy_pj'])}", "whole"),
         _card("Solver time", fmt.seconds(report.timing.get("solve_time_s")),
               f"{report.timing.get('cache_hits', 0)} cache hits, {report.timing.get('distinct_shapes', '–')} shapes"),
     ]

@@ -98,7 +98,12 @@ def compact(value: float) -> str:
 
 
 def _truncate(label: str, max_chars: int) -> str:
-    return label if len(label) <= max_chars else label[: max_chars - 1] + "…"
+    """Shorten in the middle (the end of a layer name usually tells layers apart): ``encoder.l…self.query``."""
+    if len(label) <= max_chars:
+        return label
+    head = max(1, (max_chars - 1) // 3)
+    tail = max_chars - 1 - head
+    return label[:head] + "…" + label[len(label) - tail:]
 
 
 def _legend(items: Sequence[LegendItem], x: float, y: float, width: float) -> tuple[list[str], float]:
@@ -177,7 +182,7 @@ def _hrow(row: HRow, y: float, x0: float, scale: float, bar_h: float, label_x: f
 def hbar_chart(chart_id: str, title: str, rows: Sequence[HRow], *, axis: Axis,
                legend: Sequence[LegendItem] = (), width: float = 1230.0, row_h: float = 18.0) -> str:
     """Horizontal bars, one row per item, sharing one linear x axis from 0."""
-    max_chars = min(32, max((len(r.label) for r in rows), default=4))
+    max_chars = min(40, max((len(r.label) for r in rows), default=4))
     label_w = 12 + max_chars * CHAR_PX
     note_w = 12 + max((len(r.note) for r in rows), default=0) * 6.2
     x0, x1 = label_w + 8, width - note_w - 10
