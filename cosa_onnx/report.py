@@ -305,7 +305,7 @@ def _dram_figures(spec: HardwareSpec) -> dict[str, Any]:
 def _transfer_cycles(words: int, bandwidth: float | None) -> int:
     if words <= 0 or not bandwidth:
         return 0  # unlimited bandwidth (None) moves in no time, as in the layer bounds
-    return math.ceil(words / bandwidth)
+    return math.ceil(words / bandwidth - 1e-9)  # as the layer bounds: 100 / 0.1 is 1000 cycles, not 1001
 
 
 def estimate_unscheduled(op: UnscheduledLike, spec: HardwareSpec) -> UnscheduledRow:

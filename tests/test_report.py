@@ -169,3 +169,11 @@ def test_report_of_a_real_model_file(spec: HardwareSpec) -> None:
     estimated = [u for u in imported.unscheduled if u.op_type not in ("Flatten",)]
     assert rep.unscheduled_totals["moved_words"] == sum((u.input_words or 0) + (u.output_words or 0) for u in estimated)
     assert NetworkReport.from_dict(json.loads(render_report(rep, "json"))) == rep
+
+
+def test_estimate_rounding_matches_the_layer_bounds(spec: HardwareSpec) -> None:
+    data = spec.to_dict()
+    data["levels"][-1]["read_bandwidth_words_per_cycle"] = 0.1
+    slow = spec_from_dict(data)
+    assert estimate_unscheduled(op("a", "Relu", 100, 0), slow).estimate_cycles == 1000
+    assert estimate_unscheduled(op("b", "Relu", 101, 0), slow).estimate_cycles == 1010
