@@ -195,3 +195,11 @@ def test_formatting_helpers() -> None:
     assert fmt.solver_status({"status": "fallback", "method": "fallback", "flags": ["fallback"]}) == "fallback"
     assert fmt.solver_status({"status": "feasible", "method": "mip", "flags": ["time-limit-hit"]}) == \
         "feasible [time-limit-hit]"
+
+
+def test_empty_report_renders(spec: HardwareSpec) -> None:
+    empty = build_report([], [], spec, model_name="empty")
+    assert empty.totals["cycles"] == 0 and empty.totals["latency_vs_bound"] is None
+    for fmt in ("json", "md", "html"):
+        assert "empty" in render_report(empty, fmt)
+    assert all(chart_id in parse(render_report(empty, "html")).ids for chart_id in CHART_IDS)
