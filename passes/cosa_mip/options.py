@@ -24,7 +24,7 @@ class MipOptions:
     """
 
     objective: str = "default"
-    time_limit_s: float = 2.0
+    time_limit_s: float = 1.0
     rel_gap: float = 0.01
     threads: int = 1
     seed: int = 0

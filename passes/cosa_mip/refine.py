@@ -111,6 +111,7 @@ def _neighbours(state: State, spec: HardwareSpec) -> Iterator[State]:
             if not a.spatial:
                 ins[a.level] = b.dim
             yield _with_atoms(state, swapped, ins)
+    yield from _group_swaps(state, atoms)
     for lv, order in enumerate(state.orders):
         for pos, d in enumerate(order):
             rest = order[:pos] + order[pos + 1:]
@@ -120,6 +121,35 @@ def _neighbours(state: State, spec: HardwareSpec) -> Iterator[State]:
                 orders = list(state.orders)
                 orders[lv] = (*rest[:new], d, *rest[new:])
                 yield State(atoms=state.atoms, orders=tuple(orders))
+
+
+def _group_swaps(state: State, atoms: list[Atom]) -> Iterator[State]:
+    """Swap all factors of one dim at one place with the j largest factors of another dim at another
+    place (e.g. a spatial R7 for three temporal K2s): what single-prime moves cannot reach."""
+    places: dict[tuple[Dim, int, bool], list[int]] = {}
+    for idx, a in enumerate(atoms):
+        places.setdefault((a.dim, a.level, a.spatial), []).append(idx)
+    keys = sorted(places)
+    for ka in keys:
+        for kb in keys:
+            if ka[0] == kb[0] or ka[1:] == kb[1:]:
+                continue
+            src = places[ka]
+            dst = sorted(places[kb], key=lambda i: -atoms[i].prime)
+            for j in range(1, len(dst) + 1):
+                if j == 1 and len(src) == 1:
+                    continue  # a plain two-atom swap, already tried
+                moved = list(atoms)
+                for i in src:
+                    moved[i] = Atom(atoms[i].dim, atoms[i].prime, kb[1], kb[2])
+                for i in dst[:j]:
+                    moved[i] = Atom(atoms[i].dim, atoms[i].prime, ka[1], ka[2])
+                ins = {}
+                if not kb[2]:
+                    ins[kb[1]] = ka[0]
+                if not ka[2]:
+                    ins[ka[1]] = kb[0]
+                yield _with_atoms(state, moved, ins)
 
 
 def refine(problem: LoopProblem, spec: HardwareSpec, plan: Plan, metric: Metric, *,
@@ -138,16 +168,21 @@ def refine(problem: LoopProblem, spec: HardwareSpec, plan: Plan, metric: Metric,
     if best_score is None:
         return plan, 1
     evals = 1
-    improved = True
-    while improved and evals < max_evals and time.perf_counter() < deadline:
+    skip = 0  # resume the neighbourhood scan where the last improvement was found
+    while evals < max_evals and time.perf_counter() < deadline:
         improved = False
-        for cand in _neighbours(best, spec):
+        neighbours = list(_neighbours(best, spec))
+        order = neighbours[skip:] + neighbours[:skip]
+        for pos, cand in enumerate(order):
             evals += 1
             s = score(cand)
             if s is not None and s < best_score:
                 best, best_score, improved = cand, s, True
+                skip = (skip + pos) % max(len(neighbours), 1)
                 break
             if evals >= max_evals or time.perf_counter() >= deadline:
                 break
+        if not improved:
+            break
     logger.debug("layer %s: refinement used %d evaluations", problem.name, evals)
     return to_plan(best, plan.bounds), evals

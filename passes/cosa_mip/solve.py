@@ -16,7 +16,7 @@ from cosa_onnx.passes.cosa_mip.options import MipOptions
 from cosa_onnx.passes.cosa_mip.padding import padded_variants
 from cosa_onnx.passes.cosa_mip.plan import Plan, from_schedule, to_schedule
 from cosa_onnx.passes.cosa_mip.refine import metric_for, refine
-from cosa_onnx.problem import Dim, LoopProblem
+from cosa_onnx.problem import LoopProblem
 from cosa_onnx.schedule import Schedule, SolverInfo, check, trivial_schedule
 
 logger = logging.getLogger(__name__)
@@ -46,14 +46,19 @@ def _info(result: MipResult | None, objective: str, flags: list[str], total_s: f
 
 def _candidate_plans(problem: LoopProblem, spec: HardwareSpec, options: MipOptions,
                      deadline: float) -> list[tuple[Plan, MipResult]]:
-    paper = options.objective == "cosa"
-    variants: list[dict[Dim, int]] = [problem.bounds]
-    if options.allow_padding and not paper:
-        variants = padded_variants(problem)
+    """MIP solutions to refine and rank: ``cosa`` solves the paper-era model only; the other
+    objectives solve the spec-derived proxy (exact and padded bounds) and, on the exact bounds, the
+    paper-era objective too (a second, differently biased start for the refinement)."""
+    if options.objective == "cosa":
+        runs = [(problem.bounds, None, True)]
+    else:
+        variants = padded_variants(problem) if options.allow_padding else [problem.bounds]
+        runs = [(b, options.ranking_metric, False) for b in variants]
+        if options.refine:
+            runs.append((problem.bounds, None, False))
     out = []
-    for bounds in variants:
+    for bounds, metric, paper in runs:
         layout = build_layout(problem, spec, bounds, paper_units=paper)
-        metric = None if paper else options.ranking_metric
         result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline, metric=metric)
         if result.plan is not None:
             out.append((result.plan, result))
@@ -64,8 +69,7 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
     trivial = ensure_fits(problem, spec)
-    n_variants = 2 if options.allow_padding else 1
-    deadline = start + options.time_limit_s * n_variants * 2 + 1.0
+    deadline = start + options.time_limit_s * 6 + 1.0
     candidates = _candidate_plans(problem, spec, options, deadline)
     metric = metric_for(options.ranking_metric)
     flags: list[str] = []
@@ -74,9 +78,12 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     if not candidates:
         flags.append("fallback")
         best_plan, _ = refine(problem, spec, from_schedule(trivial, problem), metric,
-                              max_evals=FALLBACK_EVALS, deadline=deadline + 2 * options.time_limit_s)
+                              max_evals=FALLBACK_EVALS if options.refine else FALLBACK_EVALS // 10,
+                              deadline=deadline + 2 * options.time_limit_s)
         best_result = None
     else:
+        if options.refine and options.objective != "cosa":
+            candidates.append((from_schedule(trivial, problem), candidates[0][1]))  # a third, unbiased start
         scored = []
         for plan, result in candidates:
             if options.refine and options.objective != "cosa":
