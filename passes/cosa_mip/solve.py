@@ -16,7 +16,7 @@ from cosa_onnx.passes.cosa_mip.options import MipOptions
 from cosa_onnx.passes.cosa_mip.padding import padded_variants
 from cosa_onnx.passes.cosa_mip.plan import Plan, from_schedule, to_schedule
 from cosa_onnx.passes.cosa_mip.refine import metric_for, refine
-from cosa_onnx.problem import LoopProblem
+from cosa_onnx.problem import Dim, LoopProblem
 from cosa_onnx.schedule import Schedule, SolverInfo, check, trivial_schedule
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def _candidate_plans(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     """MIP solutions to refine and rank: ``cosa`` solves the paper-era model only; the other
     objectives solve the spec-derived proxy (exact and padded bounds) and, on the exact bounds, the
     paper-era objective too (a second, differently biased start for the refinement)."""
+    runs: list[tuple[dict[Dim, int], str | None, bool]]
     if options.objective == "cosa":
         runs = [(problem.bounds, None, True)]
     else:
