@@ -145,9 +145,13 @@ def annotations_for(layers: Sequence[Layer], results: Sequence[LayerResult], rep
     nodes = [NodeAnnotation(node_index=layer.node_index, problem=res.problem, schedule=res.schedule,
                             cycles=int(res.cost.cycles), energy_pj=float(res.cost.energy_pj), op_type=layer.op_type)
              for layer, res in zip(layers, results, strict=True)]
-    network = NetworkAnnotation(version=__version__, spec=spec, totals=report.totals, model_name=report.model_name,
-                                unscheduled=tuple(unscheduled_to_dict(op) for op in unscheduled))
-    return nodes, network
+    return nodes, network_annotation(report, spec, unscheduled)
+
+
+def network_annotation(report: NetworkReport, spec: HardwareSpec,
+                       unscheduled: Sequence[UnscheduledOp]) -> NetworkAnnotation:
+    return NetworkAnnotation(version=__version__, spec=spec, totals=report.totals, model_name=report.model_name,
+                             unscheduled=tuple(unscheduled_to_dict(op) for op in unscheduled))
 
 
 def compile_model(model_or_path: ModelInput, arch: str | os.PathLike[str] | HardwareSpec = "simba",

@@ -13,12 +13,23 @@ from collections.abc import Mapping, Sequence
 import onnx_ir as ir
 from onnx_ir.passes import InPlacePass, PassResult, PostconditionError
 
-from cosa_onnx.importer import ImportedModel, import_model
+from cosa_onnx.importer import ImportedModel, Layer, import_model
 
 logger = logging.getLogger(__name__)
 
 META_LAYER = "cosa_onnx.layer"
 META_IMPORTED = "cosa_onnx.imported"
+
+
+def layer_nodes(model: ir.Model) -> list[tuple[ir.Node, Layer]]:
+    """The main graph's nodes that carry a Layer in ``meta``, in graph order (found by ``meta``, not
+    by index, so passes that edit the graph in between do not misplace schedules)."""
+    out: list[tuple[ir.Node, Layer]] = []
+    for node in model.graph:
+        layer = node.meta.get(META_LAYER)
+        if isinstance(layer, Layer):
+            out.append((node, layer))
+    return out
 
 
 def imported_of(model: ir.Model) -> ImportedModel | None:

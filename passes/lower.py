@@ -13,12 +13,12 @@ import logging
 import onnx_ir as ir
 from onnx_ir.passes import InPlacePass, PassResult, PostconditionError, PreconditionError
 
-from cosa_onnx.annotations import NODE_METADATA_MIN_IR_VERSION, NODE_SCHEDULE
+from cosa_onnx.annotations import NODE_METADATA_MIN_IR_VERSION, NODE_SCHEDULE, NodeAnnotation
 from cosa_onnx.hwmodels.spec import HardwareSpec
-from cosa_onnx.passes.import_layers import imported_of
+from cosa_onnx.passes.import_layers import imported_of, layer_nodes
 from cosa_onnx.passes.schedule_layers import META_REPORT, META_RESULT, META_SPEC
-from cosa_onnx.pipeline import annotations_for
-from cosa_onnx.report import LayerResult, NetworkReport
+from cosa_onnx.pipeline import network_annotation
+from cosa_onnx.report import NetworkReport
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +32,15 @@ class LowerPass(InPlacePass):
 
     def call(self, model: ir.Model) -> PassResult:
         imported = imported_of(model)
-        report = model.meta[META_REPORT]
-        spec = model.meta[META_SPEC]
+        report, spec = model.meta[META_REPORT], model.meta[META_SPEC]
         assert imported is not None and isinstance(spec, HardwareSpec)
-        results: list[LayerResult] = [model.graph.node(layer.node_index).meta[META_RESULT] for layer in imported.layers]
-        nodes, network = annotations_for(imported.layers, results, report, spec, imported.unscheduled)
-        for ann in nodes:
-            model.graph.node(ann.node_index).metadata_props.update(ann.to_props())
+        nodes = [(node, layer, node.meta[META_RESULT]) for node, layer in layer_nodes(model)]
+        for index, (node, layer, result) in enumerate(nodes):
+            ann = NodeAnnotation(node_index=index, problem=result.problem, schedule=result.schedule,
+                                 cycles=int(result.cost.cycles), energy_pj=float(result.cost.energy_pj),
+                                 op_type=layer.op_type)
+            node.metadata_props.update(ann.to_props())
+        network = network_annotation(report, spec, imported.unscheduled)
         model.metadata_props.update(network.to_props())
         if nodes and model.ir_version < NODE_METADATA_MIN_IR_VERSION:
             model.ir_version = NODE_METADATA_MIN_IR_VERSION
@@ -46,7 +48,6 @@ class LowerPass(InPlacePass):
         return PassResult(model, modified=True)
 
     def ensures(self, model: ir.Model) -> None:
-        imported = imported_of(model)
-        for layer in imported.layers if imported else ():
-            if NODE_SCHEDULE not in model.graph.node(layer.node_index).metadata_props:
+        for node, layer in layer_nodes(model):
+            if NODE_SCHEDULE not in node.metadata_props:
                 raise PostconditionError(f"layer {layer.node_name!r} was not annotated")

@@ -16,7 +16,7 @@ import onnx_ir as ir
 from onnx_ir.passes import InPlacePass, PassResult, PostconditionError, PreconditionError
 
 from cosa_onnx.hwmodels.spec import HardwareSpec
-from cosa_onnx.passes.import_layers import META_IMPORTED, imported_of
+from cosa_onnx.passes.import_layers import META_IMPORTED, imported_of, layer_nodes
 from cosa_onnx.pipeline import CompileOptions, ProgressCallback, resolve_spec, schedule_layers
 from cosa_onnx.report import LayerResult, NetworkReport, build_report
 
@@ -44,9 +44,10 @@ class ScheduleLayersPass(InPlacePass):
     def call(self, model: ir.Model) -> PassResult:
         imported = imported_of(model)
         assert imported is not None  # checked by requires()
-        results = schedule_layers(imported.layers, self.spec, self.options, self.on_progress)
-        for layer, result in zip(imported.layers, results, strict=True):
-            model.graph.node(layer.node_index).meta[META_RESULT] = result
+        nodes = layer_nodes(model)
+        results = schedule_layers([layer for _, layer in nodes], self.spec, self.options, self.on_progress)
+        for (node, _), result in zip(nodes, results, strict=True):
+            node.meta[META_RESULT] = result
         model.meta[META_REPORT] = build_report(results, imported.unscheduled, self.spec,
                                                model_name=imported.model_name)
         model.meta[META_SPEC] = self.spec
@@ -55,7 +56,6 @@ class ScheduleLayersPass(InPlacePass):
     def ensures(self, model: ir.Model) -> None:
         if not isinstance(model.meta.get(META_REPORT), NetworkReport):
             raise PostconditionError(f"model.meta[{META_REPORT!r}] was not set")
-        imported = imported_of(model)
-        for layer in imported.layers if imported else ():
-            if not isinstance(model.graph.node(layer.node_index).meta.get(META_RESULT), LayerResult):
+        for node, layer in layer_nodes(model):
+            if not isinstance(node.meta.get(META_RESULT), LayerResult):
                 raise PostconditionError(f"layer {layer.node_name!r} has no schedule")
