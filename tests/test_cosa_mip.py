@@ -6,9 +6,11 @@ import dataclasses
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cosa_onnx.errors import InfeasibleError, UserInputError
-from cosa_onnx.hwmodels.loader import load_spec, spec_from_dict
+from cosa_onnx.hwmodels.loader import builtin_names, load_spec, spec_from_dict
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.cosa_mip import MipOptions, schedule_problem
 from cosa_onnx.passes.cosa_mip.constraints import DEFAULT_SPLIT, capacity_budgets
@@ -121,3 +123,17 @@ def test_options_validate_and_token() -> None:
                 "refine", "formulation_version"):
         assert key in token
     assert MipOptions(seed=1).cache_token() != token
+
+
+@settings(max_examples=10, deadline=None, database=None, derandomize=True)
+@given(r=st.sampled_from([1, 3, 5]), p=st.integers(1, 60), c=st.integers(1, 300), k=st.integers(1, 300),
+       stride=st.sampled_from([1, 2]), arch=st.sampled_from(builtin_names()))
+def test_random_shapes_give_valid_schedules(r: int, p: int, c: int, k: int, stride: int, arch: str) -> None:
+    prob = LoopProblem(name="rand", r=r, s=r, p=p, q=p, c=c, k=k, w_stride=stride, h_stride=stride)
+    spec = load_spec(arch)
+    try:
+        sched = schedule_problem(prob, spec, MipOptions(time_limit_s=0.3, max_nodes=100, refine=False))
+    except InfeasibleError as exc:
+        assert "'rand'" in str(exc)
+        return
+    assert check(prob, spec, sched) == []
