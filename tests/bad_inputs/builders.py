@@ -94,3 +94,23 @@ def distinct_convs(count: int, *, size: int = 28) -> onnx.ModelProto:
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, size, size])],
                               [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, ch, size, size])], inits)
     return helper.make_model(graph, opset_imports=OPSET)
+
+
+def small_mlp() -> onnx.ModelProto:
+    """Three small matmul/gemm layers and a 1x1 conv: every layer solves to proven optimality in ~1 s."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h1"], name="mm1"),
+        helper.make_node("Relu", ["h1"], ["r1"], name="relu1"),
+        helper.make_node("Gemm", ["r1", "w2", "b2"], ["h2"], name="gemm2"),
+        helper.make_node("MatMul", ["h2", "w3"], ["y"], name="mm3"),
+        helper.make_node("Conv", ["img", "wc"], ["z"], name="conv1x1"),
+    ]
+    inits = [_weights("w1", (16, 8), 21), _weights("w2", (8, 12), 22), _weights("b2", (12,), 23),
+             _weights("w3", (12, 6), 24), _weights("wc", (4, 4, 1, 1), 25)]
+    graph = helper.make_graph(
+        nodes, "small_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16]),
+         helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 4, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 6]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 4, 4])], inits)
+    return helper.make_model(graph, opset_imports=OPSET, producer_name="cosa-onnx-tests")
