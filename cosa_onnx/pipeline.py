@@ -22,12 +22,15 @@ import onnx
 
 from cosa_onnx import __version__
 from cosa_onnx.annotations import AnnotatedModel, NetworkAnnotation, NodeAnnotation, annotate_proto, read_annotations
+from cosa_onnx.bounds import layer_bounds
+from cosa_onnx.cost import evaluate
 from cosa_onnx.errors import ModelLoadError, UserInputError
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.importer import ImportedModel, Layer, UnscheduledOp, import_model, load_model
 from cosa_onnx.report import LayerResult, NetworkReport, build_report
 from cosa_onnx.schedule import Schedule
+from cosa_onnx.scheduling import schedule_problems
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +108,6 @@ def import_layers(model: onnx.ModelProto, options: CompileOptions, *, model_name
 def schedule_layers(layers: Sequence[Layer], spec: HardwareSpec, options: CompileOptions,
                     on_progress: ProgressCallback | None = None) -> tuple[LayerResult, ...]:
     """Schedule every layer (one solve per distinct shape) and cost each one."""
-    from cosa_onnx.scheduling import schedule_problems
-
     problems = [layer.problem for layer in layers]
     outcomes = schedule_problems(problems, spec, options.scheduler_options(), scheduler=options.scheduler,
                                  jobs=options.jobs, cache_dir=options.cache_dir, use_cache=options.use_cache,
@@ -117,9 +118,6 @@ def schedule_layers(layers: Sequence[Layer], spec: HardwareSpec, options: Compil
 def cost_layers(layers: Sequence[Layer], solved: Mapping[Any, tuple[Schedule, float, bool]],
                 spec: HardwareSpec) -> tuple[LayerResult, ...]:
     """A LayerResult per layer; cost and bounds computed once per shape, solve time booked once."""
-    from cosa_onnx.bounds import layer_bounds
-    from cosa_onnx.cost import evaluate
-
     costed: dict[Any, tuple[Any, Any]] = {}
     results: list[LayerResult] = []
     for layer in layers:
@@ -191,9 +189,6 @@ class _StoredUnscheduled:
 
 def results_from_annotations(annotated: AnnotatedModel) -> tuple[LayerResult, ...]:
     """LayerResults recomputed from the saved problems and schedules with the embedded spec."""
-    from cosa_onnx.bounds import layer_bounds
-    from cosa_onnx.cost import evaluate
-
     spec = annotated.network.spec
     out = []
     seen: set[Any] = set()
