@@ -34,7 +34,7 @@ def shared_cache(workdir: Path) -> Path:
 
 
 def fast_flags(cache: Path) -> list[str]:
-    return ["--arch", "simba", "--time-limit", "1", "--jobs", "1", "--cache-dir", str(cache)]
+    return ["--arch", "simba", "--time-limit", "0.5", "--jobs", "1", "--cache-dir", str(cache)]
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _options(cache_dir: Path) -> CompileOptions:
-    return CompileOptions(time_limit_s=1.0, jobs=1, cache_dir=cache_dir)
+    return CompileOptions(time_limit_s=0.5, jobs=1, cache_dir=cache_dir)
 
 
 def test_pass_manager_runs_the_passes_beside_other_passes(cache_dir: Path) -> None:
@@ -53,7 +53,7 @@ def test_pass_manager_runs_the_passes_beside_other_passes(cache_dir: Path) -> No
     proto = ir.serde.serialize_model(model)
     onnx.checker.check_model(proto, full_check=True)
     # Same schedules and report as the one-call API (same cache: the MIP runs once per shape).
-    api = cosa_onnx.compile(onnx.load(str(TINY)), arch="simba", time_limit_s=1.0, jobs=1, cache_dir=cache_dir)
+    api = cosa_onnx.compile(onnx.load(str(TINY)), arch="simba", time_limit_s=0.5, jobs=1, cache_dir=cache_dir)
     back = read_annotations(proto)
     assert {n.node_name: n.schedule for n in back.nodes} == dict(api.schedules)
     assert without_timing(model.meta[META_REPORT].to_dict()) == without_timing(api.report.to_dict())

@@ -20,7 +20,7 @@ from cosa_onnx.schedule import check
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 TINY = MODELS / "tiny_cnn.onnx"
-FAST = {"time_limit_s": 1.0, "jobs": 1}
+FAST = {"time_limit_s": 0.5, "jobs": 1}
 
 
 @pytest.fixture(scope="module")
