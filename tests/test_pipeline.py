@@ -129,3 +129,4 @@ def test_every_shipped_model_compiles_on_every_builtin_arch(model: str, arch: st
         assert check(layer.problem, result.spec, result.schedules[layer.node_name]) == []
     assert result.report.totals["cycles"] == sum(r.cycles for r in result.report.layers)
     onnx.checker.check_model(result.model)
+    assert without_timing(report_from_model(result.model).to_dict()) == without_timing(result.report.to_dict())
