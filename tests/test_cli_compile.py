@@ -139,7 +139,8 @@ def test_export_timeloop_folders_parse(compiled: tuple[Path, Path, subprocess.Co
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["compile", "missing.onnx"], "not a file"),
+    (["compile", "missing.onnx"], "does not exist"),
+    (["compile", "."], "is a directory"),
     (["report", str(TINY)], "no cosa_onnx annotations"),
     (["show", str(TINY)], "no cosa_onnx annotations"),
     (["compile", str(TINY), "--report", "r.txt"], "suffix"),

@@ -72,8 +72,10 @@ def _options(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from cosa_onnx.pipeline import compile_model, default_output_path
 
-    if not Path(args.model).is_file():
-        raise UserInputError(f"model {args.model!r} is not a file; give the path of an .onnx model")
+    model = Path(args.model)
+    if not model.is_file():
+        state = "is a directory" if model.is_dir() else "does not exist"
+        raise UserInputError(f"model {args.model!r} {state}; give the path of an .onnx model file")
     output = Path(args.output) if args.output else default_output_path(args.model)
     _check_writable(output, "output")
     report_path = Path(args.report) if args.report else None
