@@ -40,12 +40,12 @@ def load_layers(path: Path) -> list[tuple[LoopProblem, int]]:
 def run_one(args: tuple[LoopProblem, str, MipOptions]) -> dict[str, object]:
     problem, arch, options = args
     spec = load_spec(arch)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     sched = schedule_problem(problem, spec, options)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     cost = evaluate(problem, spec, sched)
     b = layer_bounds(problem, spec)
-    return {"name": problem.name, "shape": problem.describe(), "wall_s": wall, "status": sched.solver.status,
+    return {"name": problem.name, "shape": problem.describe(), "wall_s": wall, "cpu_s": cpu, "status": sched.solver.status,
             "gap": sched.solver.gap, "objective": sched.solver.objective, "flags": sched.solver.flags,
             "cycles": cost.cycles, "energy_pj": cost.energy_pj, "lat_bound": b.latency_cycles, "en_bound": b.energy_pj}
 
@@ -65,20 +65,25 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         rows = list(pool.map(run_one, [(p, a.arch, options) for p, _ in layers]))
     total_wall = time.perf_counter() - t0
-    print(f"{'layer':10} {'R S P Q C K stride':24} {'x':>2} {'lat/bound':>9} {'en/bound':>9} {'solve s':>8} {'gap':>7} status")
-    tot = {"cyc": 0.0, "lb": 0.0, "en": 0.0, "eb": 0.0}
+    print(f"{'layer':10} {'R S P Q C K stride':24} {'x':>2} {'lat/bound':>9} {'en/bound':>9} {'solve s':>8} {'cpu s':>6} {'gap':>7} status")
+    worst = 0.0
+    tot = {"cyc": 0.0, "lb": 0.0, "en": 0.0, "eb": 0.0, "cpu": 0.0}
     for (p, n), row in zip(layers, rows, strict=True):
         lat = float(row["cycles"]) / float(row["lat_bound"])  # type: ignore[arg-type]
         en = float(row["energy_pj"]) / float(row["en_bound"])  # type: ignore[arg-type]
         gap = row["gap"]
         shape = f"{p.r} {p.s} {p.p} {p.q} {p.c} {p.k} s{p.w_stride}"
         gap_s = "-" if gap is None else f"{float(gap):.3f}"  # type: ignore[arg-type]
-        print(f"{row['name']!s:10} {shape:24} {n:>2} {lat:9.3f} {en:9.3f} {float(row['wall_s']):8.2f} {gap_s:>7} "  # type: ignore[arg-type]
+        times = f"{float(row['wall_s']):8.2f} {float(row['cpu_s']):6.2f}"  # type: ignore[arg-type]
+        print(f"{row['name']!s:10} {shape:24} {n:>2} {lat:9.3f} {en:9.3f} {times} {gap_s:>7} "
               f"{row['status']} {','.join(row['flags'])}")  # type: ignore[arg-type]
         tot["cyc"] += n * float(row["cycles"])  # type: ignore[arg-type]
+        tot["cpu"] += float(row["cpu_s"])  # type: ignore[arg-type]
+        worst = max(worst, lat)
         tot["lb"] += n * float(row["lat_bound"])  # type: ignore[arg-type]
         tot["en"] += n * float(row["energy_pj"])  # type: ignore[arg-type]
         tot["eb"] += n * float(row["en_bound"])  # type: ignore[arg-type]
+    print(f"worst layer {worst:.3f} x its latency bound; total CPU {tot['cpu']:.1f} s")
     print(f"network: {tot['cyc']:.0f} cycles = {tot['cyc'] / tot['lb']:.3f} x latency bound; "
           f"{tot['en'] / 1e9:.3f} mJ = {tot['en'] / tot['eb']:.3f} x energy bound; "
           f"wall {total_wall:.1f} s with {a.jobs} job(s), objective {a.objective}, time limit {a.time_limit} s")
