@@ -24,7 +24,7 @@ from cosa_onnx.cli import main
 from cosa_onnx.problem import LoopProblem
 
 CORPUS = Path(__file__).parent / "bad_inputs"
-FAST = ["--time-limit", "2", "--no-cache", "--quiet"]
+FAST = ["--time-limit", "0.2", "--no-cache", "--quiet"]
 
 
 def _listing(folder: Path) -> set[str]:

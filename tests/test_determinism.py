@@ -101,18 +101,18 @@ def _annotated_schedules(path: Path) -> tuple[HardwareSpec, list[tuple[Any, Any]
 
 
 def test_tight_time_limit_gives_complete_valid_flagged_result(tmp_path: Path) -> None:
-    model = MODELS / "alexnet.onnx"
-    out = tmp_path / "alexnet.cosa.onnx"
+    model = MODELS / "tiny_cnn.onnx"
+    out = tmp_path / "tiny.cosa.onnx"
     compile_cli(model, out, "--no-cache", "--time-limit", "0.1")
     spec, layers = _annotated_schedules(out)
     scheduled_ops = [n for n in onnx.load(model).graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
-    assert len(layers) == len(scheduled_ops) == 8
+    assert len(layers) == len(scheduled_ops) == 5
     for problem, schedule in layers:
         assert check(problem, spec, schedule) == [], problem.name
     infos = [schedule.solver for _, schedule in layers]
     assert all(info.status for info in infos)
     assert any(info.flags or info.status != "optimal" for info in infos), \
-        "a 0.1 s limit on AlexNet's big layers should flag at least one layer as not proven optimal"
+        "a 0.1 s limit should flag at least one layer as not proven optimal (they take seconds to prove)"
 
 
 DAMAGES = ("garbage", "truncated", "other_version", "invalid_schedule")

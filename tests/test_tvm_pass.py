@@ -148,7 +148,7 @@ def test_pass_attaches_valid_schedules_and_leaves_program_alone(relax_module: An
     from cosa_onnx.tvm_pass import SCHEDULES_ATTR, cosa_schedule_pass, read_document, read_schedules
 
     spec = load_spec("simba")
-    options = MipOptions(time_limit_s=5.0)
+    options = MipOptions(time_limit_s=0.5)
     pass_ = cosa_schedule_pass(arch="simba", options=options, cache_dir=tmp_path / "cache", use_cache=False)
     assert isinstance(pass_, tvm.transform.ModulePass)
     with tvm.transform.PassContext(opt_level=3):
