@@ -86,7 +86,8 @@ def solve_layout(layout: Layout, options: MipOptions, *, split: Mapping[Operand,
     bm.model.max_mip_gap_abs = 1e-6
     status, hit_limit = "no-solution", False
     for repair in range(MAX_REPAIRS + 1):
-        remaining = min(options.time_limit_s, deadline - time.perf_counter())
+        # repairs share the candidate's time limit
+        remaining = min(options.time_limit_s - (time.perf_counter() - start), deadline - time.perf_counter())
         if remaining <= 0.01:
             hit_limit = True
             break

@@ -70,7 +70,7 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
     trivial = ensure_fits(problem, spec)
-    deadline = start + options.time_limit_s * 6 + 1.0
+    deadline = start + options.time_limit_s * 3 + 0.5  # at most three MIP candidates
     candidates = _candidate_plans(problem, spec, options, deadline)
     metric = metric_for(options.ranking_metric)
     flags: list[str] = []
