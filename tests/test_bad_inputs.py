@@ -7,6 +7,7 @@ Static inputs live in ``tests/bad_inputs/``; binary models are generated here (`
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -201,6 +202,28 @@ def test_unknown_arch(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 def test_bad_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path, spec: str, mentions: tuple[str, ...]) -> None:
     path = builders.save(builders.tiny_cnn(), tmp_path / "m.onnx")
     compile_fails(capsys, tmp_path, path, *mentions, extra=["--arch", str(CORPUS / spec)])
+
+
+def test_spec_with_python_tag_runs_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spec loader is a safe loader: a python/object tag is refused, the command never runs."""
+    monkeypatch.chdir(tmp_path)
+    path = builders.save(builders.tiny_cnn(), tmp_path / "m.onnx")
+    compile_fails(capsys, tmp_path, path, "spec_python_tag.yaml", extra=["--arch", str(CORPUS / "spec_python_tag.yaml")])
+    assert not (tmp_path / "cosa_onnx_yaml_pwned").exists()
+
+
+def test_cache_holds_json_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """No pickle on disk: every cache entry a compile writes is plain JSON."""
+    path = builders.save(builders.small_mlp(), tmp_path / "m.onnx")
+    cache = tmp_path / "cache"
+    code, _, err = run_cli(["compile", str(path), "-o", str(tmp_path / "o.onnx"), "--cache-dir", str(cache),
+                            "--time-limit", "0.2", "--quiet"], capsys)
+    assert code == 0, err
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files and all(p.suffix == ".json" for p in files)
+    for file in files:
+        json.loads(file.read_text())
 
 
 def test_missing_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
