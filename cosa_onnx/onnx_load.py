@@ -59,7 +59,7 @@ def _parse(file: Path) -> onnx.ModelProto:
         return onnx.load(str(file), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"model file '{file}' is not a valid ONNX protobuf (truncated or corrupt?): "
-                             f"{_first_line(exc)}") from exc
+                             f"{_first_line(exc)}; re-export or re-download it") from exc
     except OSError as exc:
         raise ModelLoadError(f"model file '{file}' cannot be read: {exc.strerror or exc}") from exc
 

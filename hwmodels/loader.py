@@ -37,7 +37,7 @@ __all__ = ["SPECS_DIR", "builtin_names", "load_spec", "load_spec_file", "spec_fr
 
 def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in data:
-        raise SpecError(f"{where}: missing field '{key}'")
+        raise SpecError(f"{where}: missing field '{key}'; add it (see `cosa-onnx archs` and the built-in specs)")
     return data[key]
 
 
