@@ -58,8 +58,10 @@ def main() -> None:
     ap.add_argument("--arch", default="simba")
     ap.add_argument("--csv", type=Path, default=WORKLOADS / "resnet50.csv")
     ap.add_argument("--no-refine", action="store_true")
+    ap.add_argument("--max-nodes", type=int, default=MipOptions().max_nodes)
     a = ap.parse_args()
-    options = MipOptions(objective=a.objective, time_limit_s=a.time_limit, refine=not a.no_refine)
+    options = MipOptions(objective=a.objective, time_limit_s=a.time_limit, refine=not a.no_refine,
+                         max_nodes=a.max_nodes)
     layers = load_layers(a.csv)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 
 from cosa_onnx.cost import evaluate
 from cosa_onnx.errors import InfeasibleError, ScheduleError
@@ -15,7 +16,7 @@ from cosa_onnx.passes.cosa_mip.mipsolve import MipResult, solve_layout
 from cosa_onnx.passes.cosa_mip.options import MipOptions
 from cosa_onnx.passes.cosa_mip.padding import padded_variants
 from cosa_onnx.passes.cosa_mip.plan import Plan, from_schedule, to_schedule
-from cosa_onnx.passes.cosa_mip.refine import metric_for, refine
+from cosa_onnx.passes.cosa_mip.refine import Metric, metric_for, refine
 from cosa_onnx.problem import Dim, LoopProblem
 from cosa_onnx.schedule import Schedule, SolverInfo, check, trivial_schedule
 
@@ -44,63 +45,78 @@ def _info(result: MipResult | None, objective: str, flags: list[str], total_s: f
                       best_bound=result.best_bound, gap=result.gap, wall_time_s=total_s, flags=tuple(flags))
 
 
-def _candidate_plans(problem: LoopProblem, spec: HardwareSpec, options: MipOptions,
-                     deadline: float) -> list[tuple[Plan, MipResult]]:
-    """MIP solutions to refine and rank: ``cosa`` solves the paper-era model only; the other
-    objectives solve the spec-derived proxy (exact and padded bounds) and, on the exact bounds, the
-    paper-era objective too (a second, differently biased start for the refinement)."""
-    runs: list[tuple[dict[Dim, int], str | None, bool]]
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """A plan to refine and rank, where it came from, and the MIP run that produced it (if any)."""
+
+    plan: Plan
+    start: str          # "proxy", "proxy-padded", "paper", "outermost"
+    result: MipResult | None
+
+
+def _mip_candidates(problem: LoopProblem, spec: HardwareSpec, options: MipOptions, deadline: float) -> list[Candidate]:
+    """``cosa`` solves the paper-era model only; the other objectives solve the spec-derived proxy
+    (exact and padded bounds) and, with refinement on, the paper-era objective on the exact bounds
+    (a second, differently biased start)."""
+    runs: list[tuple[str, dict[Dim, int], str | None, bool]]
     if options.objective == "cosa":
-        runs = [(problem.bounds, None, True)]
+        runs = [("paper", problem.bounds, None, True)]
     else:
         variants = padded_variants(problem) if options.allow_padding else [problem.bounds]
-        runs = [(b, options.ranking_metric, False) for b in variants]
+        runs = [("proxy" if i == 0 else "proxy-padded", b, options.ranking_metric, False) for i, b in enumerate(variants)]
         if options.refine:
-            runs.append((problem.bounds, None, False))
+            runs.append(("paper", problem.bounds, None, False))
     out = []
-    for bounds, metric, paper in runs:
+    for label, bounds, metric, paper in runs:
         layout = build_layout(problem, spec, bounds, paper_units=paper)
         result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline, metric=metric)
         if result.plan is not None:
-            out.append((result.plan, result))
+            out.append(Candidate(plan=result.plan, start=label, result=result))
     return out
+
+
+def _best(problem: LoopProblem, spec: HardwareSpec, options: MipOptions, candidates: list[Candidate],
+          metric: Metric, refining: bool) -> Candidate:
+    """Refine every candidate (if ``refining``) and keep the best by ``metric`` (first on ties)."""
+    scored = []
+    for cand in candidates:
+        plan = cand.plan
+        if refining:
+            plan, _ = refine(problem, spec, plan, metric, max_evals=REFINE_EVALS,
+                             deadline=time.perf_counter() + 4 * options.time_limit_s)
+        sched = to_schedule(problem, spec, plan, SolverInfo())
+        scored.append((metric(evaluate(problem, spec, sched)), dataclasses.replace(cand, plan=plan)))
+    scored.sort(key=lambda t: t[0])
+    return scored[0][1]
 
 
 def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptions) -> Schedule:
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
-    trivial = ensure_fits(problem, spec)
+    trivial = from_schedule(ensure_fits(problem, spec), problem)
     deadline = start + options.time_limit_s * 3 + 0.5  # at most three MIP candidates
-    candidates = _candidate_plans(problem, spec, options, deadline)
+    candidates = _mip_candidates(problem, spec, options, deadline)
     metric = metric_for(options.ranking_metric)
+    refining = options.refine and options.objective != "cosa"
     flags: list[str] = []
-    best_plan: Plan
-    best_result: MipResult | None
     if not candidates:
         flags.append("fallback")
-        best_plan, _ = refine(problem, spec, from_schedule(trivial, problem), metric,
-                              max_evals=FALLBACK_EVALS if options.refine else FALLBACK_EVALS // 10,
-                              deadline=deadline + 2 * options.time_limit_s)
-        best_result = None
+        evals = FALLBACK_EVALS if options.refine else FALLBACK_EVALS // 10
+        plan, _ = refine(problem, spec, trivial, metric, max_evals=evals, deadline=deadline + 2 * options.time_limit_s)
+        best = Candidate(plan=plan, start="outermost", result=None)
     else:
-        if options.refine and options.objective != "cosa":
-            candidates.append((from_schedule(trivial, problem), candidates[0][1]))  # a third, unbiased start
-        scored = []
-        for plan, result in candidates:
-            if options.refine and options.objective != "cosa":
-                plan, _ = refine(problem, spec, plan, metric, max_evals=REFINE_EVALS,
-                                 deadline=time.perf_counter() + 4 * options.time_limit_s)
-            sched = to_schedule(problem, spec, plan, SolverInfo())
-            scored.append((metric(evaluate(problem, spec, sched)), plan, result))
-        scored.sort(key=lambda t: t[0])
-        _, best_plan, best_result = scored[0]
-    if best_result is not None and best_result.hit_limit:
+        if refining:
+            candidates.append(Candidate(plan=trivial, start="outermost", result=None))
+        best = _best(problem, spec, options, candidates, metric, refining)
+        if best.result is None:  # report the MIP run of the proxy all the same
+            best = dataclasses.replace(best, result=candidates[0].result)
+        flags.append(f"start:{best.start}")
+    if any(c.result is not None and c.result.hit_limit for c in candidates):
         flags.append("time-limit-hit")
-    if best_plan.bounds != tuple(sorted(problem.bounds.items())) and any(
-            b != problem.bound(d) for d, b in best_plan.bounds):
+    if any(b != problem.bound(d) for d, b in best.plan.bounds):
         flags.append("padded")
-    info = _info(best_result, options.objective, flags, time.perf_counter() - start)
-    schedule = to_schedule(problem, spec, best_plan, info)
+    info = _info(best.result, options.objective, flags, time.perf_counter() - start)
+    schedule = to_schedule(problem, spec, best.plan, info)
     violations = check(problem, spec, schedule)
     if violations:
         raise ScheduleError(f"layer {problem.name!r}: the MIP pass produced an invalid schedule: {violations[0]}")
