@@ -94,7 +94,7 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
     trivial = from_schedule(ensure_fits(problem, spec), problem)
-    deadline = start + options.time_limit_s * 3 + 0.5  # at most three MIP candidates
+    deadline = start + options.time_limit_s * 4 + 0.5  # at most four MIP candidates
     candidates = _mip_candidates(problem, spec, options, deadline)
     metric = metric_for(options.ranking_metric)
     refining = options.refine and options.objective != "cosa"
