@@ -79,7 +79,7 @@ def test_padded_schedule_is_valid_and_recorded() -> None:
 
 
 def test_same_input_gives_identical_schedule() -> None:
-    prob = LoopProblem(name="c", r=3, s=3, p=7, q=7, c=16, k=32)
+    prob = LoopProblem(name="c", r=3, s=3, p=7, q=7, c=8, k=16)
     opts = MipOptions(time_limit_s=30.0, max_nodes=200)
     a = schedule_problem(prob, SIMBA, opts)
     b = schedule_problem(prob, SIMBA, opts)
