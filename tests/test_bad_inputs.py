@@ -179,9 +179,12 @@ def test_large_prime_dim_compiles(capsys: pytest.CaptureFixture[str], tmp_path: 
     code, _, err = run_cli(["compile", str(path), "-o", str(out), *FAST], capsys)
     assert code == 0, err
     from cosa_onnx.annotations import read_annotations
+    from cosa_onnx.schedule import check
 
     annotated = read_annotations(onnx.load(out))
-    assert annotated is not None
+    conv1 = annotated.node("conv1")
+    assert conv1.problem.c == 1021
+    assert check(conv1.problem, annotated.network.spec, conv1.schedule) == []
 
 
 # ---- architecture / spec ------------------------------------------------------------------------
