@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ class BuiltModel:
         return self.vars.model
 
 
+logger = logging.getLogger(__name__)
+
 TIE_BREAK = 1e-3  # weight of the paper-era objective under the spec-derived one
 
 
@@ -59,4 +62,6 @@ def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: b
         model.objective = paper_obj
     else:
         model.objective = cost_objective(mv, metric, comp_expr(mv)) + TIE_BREAK * paper_obj
+    logger.debug("layer %s: MIP (%s) with %d columns, %d rows", layout.problem.name, metric or "cosa",
+                 model.num_cols, model.num_rows)
     return BuiltModel(vars=mv, budgets=budgets, capacity=exprs)
