@@ -32,7 +32,7 @@ from typing import Any
 
 import onnx
 
-from cosa_onnx.errors import ShapeError
+from cosa_onnx.errors import ScheduleError, ShapeError
 from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.onnx_ops import NodeShapes, UnsupportedLayer, map_node
@@ -334,7 +334,7 @@ def schedule_module(mod: Any, arch: str | Path | HardwareSpec = "simba", *, bind
     for layer in found.layers:
         schedule = schedules.get(layer.problem.shape_key())
         if schedule is None:
-            raise ShapeError(f"call {layer.key}: the scheduler returned no schedule for its shape")
+            raise ScheduleError(f"call {layer.key}: the scheduler returned no schedule for its shape (internal error)")
         calls[layer.key] = _entry(layer, schedule, spec)
     document = {"version": TVM_SCHEMA_VERSION, "tool_version": __version__, "arch": spec.name,
                 "arch_sha256": spec.content_hash(), "calls": calls,
