@@ -184,3 +184,31 @@ def test_shipped_models_agree_with_onnx_importer(name: str) -> None:
     assert not found.skipped
     onnx_keys = sorted(layer.problem.shape_key() for layer in import_model(model).layers)
     assert sorted(layer.problem.shape_key() for layer in found.layers) == onnx_keys
+
+
+def test_conv1d_matches_onnx_importer() -> None:
+    pytest.importorskip("tvm", reason=TVM_REASON)
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from cosa_onnx.importer import import_model
+    from cosa_onnx.tvm_pass import extract_calls
+
+    weights = numpy_helper.from_array(np.ones((4, 8, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="c1d", pads=[2, 1], strides=[2], dilations=[2])], "conv1d",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 21])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4, 10])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    (layer,) = extract_calls(from_onnx(model, keep_params_in_input=False)).layers
+    (expected,) = import_model(model).layers
+    assert layer.op_name == "relax.nn.conv1d"
+    assert layer.problem.shape_key() == expected.problem.shape_key()
+    assert (layer.problem.w_pad, layer.problem.p, layer.problem.s, layer.problem.q) == ((2, 1), 10, 1, 1)
+
+
+def test_unknown_arch_is_a_spec_error() -> None:
+    from cosa_onnx.errors import SpecError
+    from cosa_onnx.tvm_pass import cosa_schedule_pass
+
+    with pytest.raises(SpecError, match="no_such_arch"):
+        cosa_schedule_pass(arch="no_such_arch")
