@@ -77,9 +77,11 @@ def _status(st: mip.OptimizationStatus) -> str:
 
 
 def solve_layout(layout: Layout, options: MipOptions, *, split: Mapping[Operand, float], paper: bool,
-                 deadline: float, metric: str | None = None) -> MipResult:
-    """Build, solve and repair until the decoded plan fits every level (or give up)."""
+                 deadline: float, metric: str | None = None, time_limit_s: float | None = None) -> MipResult:
+    """Build, solve and repair until the decoded plan fits every level (or give up). The CBC runs
+    (first solve and repairs) share ``time_limit_s`` (default: the options' limit)."""
     start = time.perf_counter()
+    limit_s = options.time_limit_s if time_limit_s is None else time_limit_s
     bm: BuiltModel = build_model(layout, split=split, paper_halo=paper, threads=options.threads, seed=options.seed,
                                   metric=metric)
     bm.model.max_mip_gap = options.rel_gap
@@ -87,7 +89,7 @@ def solve_layout(layout: Layout, options: MipOptions, *, split: Mapping[Operand,
     status, hit_limit = "no-solution", False
     for repair in range(MAX_REPAIRS + 1):
         # repairs share the candidate's time limit
-        remaining = min(options.time_limit_s - (time.perf_counter() - start), deadline - time.perf_counter())
+        remaining = min(limit_s - (time.perf_counter() - start), deadline - time.perf_counter())
         if remaining <= 0.01:
             hit_limit = True
             break

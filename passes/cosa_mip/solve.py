@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 REFINE_EVALS = 2000          # cost-model evaluations per candidate plan (deterministic budget)
 FALLBACK_EVALS = 2000
+PRIMARY_LIMIT_FACTOR = 2.0   # time limit multiplier of the first MIP candidate
 
 
 def ensure_fits(problem: LoopProblem, spec: HardwareSpec) -> Schedule:
@@ -69,7 +70,10 @@ def _mip_candidates(problem: LoopProblem, spec: HardwareSpec, options: MipOption
     out = []
     for label, bounds, metric, paper in runs:
         layout = build_layout(problem, spec, bounds, paper_units=paper)
-        result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline, metric=metric)
+        # the proxy on exact bounds may use twice the limit: its incumbent matters most
+        limit_s = options.time_limit_s * (PRIMARY_LIMIT_FACTOR if label == "proxy" else 1.0)
+        result = solve_layout(layout, options, split=DEFAULT_SPLIT, paper=paper, deadline=deadline, metric=metric,
+                              time_limit_s=limit_s)
         if result.plan is not None:
             out.append(Candidate(plan=result.plan, start=label, result=result))
     return out
@@ -94,7 +98,7 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
     trivial = from_schedule(ensure_fits(problem, spec), problem)
-    deadline = start + options.time_limit_s * 4 + 0.5  # at most four MIP candidates
+    deadline = start + options.time_limit_s * (3 + PRIMARY_LIMIT_FACTOR) + 0.5  # at most four MIP candidates
     candidates = _mip_candidates(problem, spec, options, deadline)
     metric = metric_for(options.ranking_metric)
     refining = options.refine and options.objective != "cosa"
