@@ -9,13 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cosa_onnx.bounds import layer_bounds
+from cosa_onnx.cost import evaluate
 from cosa_onnx.errors import InfeasibleError, UserInputError
 from cosa_onnx.hwmodels.loader import builtin_names, load_spec, spec_from_dict
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.cosa_mip import MipOptions, schedule_problem
 from cosa_onnx.passes.cosa_mip.constraints import DEFAULT_SPLIT, capacity_budgets
 from cosa_onnx.passes.cosa_mip.layout import build_layout
+from cosa_onnx.passes.cosa_mip.mipsolve import overflows
 from cosa_onnx.passes.cosa_mip.padding import padded_variants, smooth_ceiling
+from cosa_onnx.passes.cosa_mip.plan import LevelPlan, Plan
 from cosa_onnx.problem import Dim, LoopProblem, Operand
 from cosa_onnx.schedule import check
 
@@ -138,3 +142,37 @@ def test_random_shapes_give_valid_schedules(r: int, p: int, c: int, k: int, stri
         assert "'rand'" in str(exc)
         return
     assert check(prob, spec, sched) == []
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_other_objectives_give_valid_schedules(objective: str) -> None:
+    prob = LoopProblem(name="mm", op_type="MatMul", p=64, c=256, k=128)
+    sched = schedule_problem(prob, SIMBA, MipOptions(objective=objective, time_limit_s=0.5))
+    assert check(prob, SIMBA, sched) == []
+    assert sched.solver.objective_name == objective
+
+
+def test_overflow_detection_uses_the_real_sum_rule() -> None:
+    prob = LoopProblem(name="o", p=64, c=64, k=64)
+    lay = build_layout(prob, SIMBA, prob.bounds, paper_units=False)
+    budgets = capacity_budgets(lay, DEFAULT_SPLIT)
+    gb = SIMBA.level_index("GlobalBuffer")
+    n = len(SIMBA.levels)
+    big = {Dim.P: 64, Dim.C: 64, Dim.K: 64}  # every loop inside the GB: I 4096 + O 4096 words fit
+    levels = [LevelPlan(temporal=(), spatial=(), order=()) for _ in range(n)]
+    levels[gb] = LevelPlan(temporal=tuple(big.items()), spatial=(), order=(Dim.P, Dim.C, Dim.K))
+    assert overflows(lay, Plan(levels=tuple(levels), bounds=lay.bounds), budgets) == {}
+    # the same loops at the AccumulationBuffer (64 words of outputs): a 64 x 64 output tile overflows
+    # it by 2^6; the levels above hold their tiles (weights 4096 <= 16384, inputs 4096 <= 4096)
+    levels = [LevelPlan(temporal=(), spatial=(), order=()) for _ in range(n)]
+    levels[1] = LevelPlan(temporal=tuple(big.items()), spatial=(), order=(Dim.P, Dim.C, Dim.K))
+    over = overflows(lay, Plan(levels=tuple(levels), bounds=lay.bounds), budgets)
+    assert (1, Operand.OUTPUTS) in over and over[(1, Operand.OUTPUTS)] == pytest.approx(math.log2(4096 / 64))
+
+
+@pytest.mark.slow
+def test_default_fixes_the_papers_worst_layer() -> None:
+    """The stride-2 3x3 C=K=512 layer: 6.7x its latency bound with the paper objective."""
+    prob = LoopProblem(name="l44", r=3, s=3, p=7, q=7, c=512, k=512, w_stride=2, h_stride=2)
+    sched = schedule_problem(prob, SIMBA, MipOptions())
+    assert evaluate(prob, SIMBA, sched).cycles <= 1.2 * layer_bounds(prob, SIMBA).latency_cycles
