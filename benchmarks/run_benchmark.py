@@ -45,6 +45,7 @@ from bench_workloads import Workload, load_workload, onnx_path, select
 
 from cosa_onnx import __version__
 from cosa_onnx.hwmodels.loader import load_spec
+from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.passes.baselines import SearchOptions
 from cosa_onnx.scheduling import default_jobs
 
@@ -71,6 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"),
                     help="objective of the search baselines")
     ap.add_argument("--no-zigzag", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end `cosa-onnx compile` timing")
     ap.add_argument("--zigzag-full", action="store_true",
                     help="ZigZag's default LOMA settings (lpf_limit 6, 3 spatial mappings: ~30 s per layer "
                          "here); default is the faster lpf_limit 4, 1 spatial mapping")
@@ -78,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--csv", action="store_true", help="read layers from the shared CSV even if the ONNX exists")
     ap.add_argument("--main-scheduler", default="mip", choices=("mip", "random"),
                     help="scheduler under test (random = dry run of the harness without the MIP)")
+    ap.add_argument("--baselines-from", metavar="JSON",
+                    help="reuse random-5/random-N/exhaustive results of an earlier run (same layers, samples, "
+                         "seed, objective: the searches are deterministic) and rerun only the MIP parts")
     ap.add_argument("--render-only", metavar="JSON", help="re-render the .md/.png of an earlier run's .json")
     ap.add_argument("--out", default=str(RESULTS / "benchmark"), help="output path stem (.md/.json)")
     return ap.parse_args(argv)
@@ -124,8 +129,11 @@ def goals(workload: Workload, results: dict[str, list[MethodResult | None]], bou
         "worst_layer": workload.layers[ratios.index(max(ratios))].name,
     }
     if rnd is not None:
-        out["geomean_speedup_vs_random16k"] = geomean([r.cycles / m.cycles for r, m in zip(rnd, mip, strict=True)
-                                                      if r is not None])
+        pairs = [(r, m) for r, m in zip(rnd, mip, strict=True) if r is not None]
+        out["geomean_speedup_vs_random16k"] = geomean([r.cycles / m.cycles for r, m in pairs])
+        out["geomean_energy_gain_vs_random16k"] = geomean([r.energy_pj / m.energy_pj for r, m in pairs])
+        out["geomean_edp_gain_vs_random16k"] = geomean([r.edp / m.edp for r, m in pairs])
+        out["random16k_latency_vs_bound"] = tot["random16k"]["cycles"] / tot["bound_latency_cycles"]
     if lng is not None:
         within = [m.cycles <= 1.05 * r.cycles for m, r in zip(mip, lng, strict=True) if r is not None]
         out["layers_within_5pct_of_long_search"] = sum(within) / len(within)
@@ -173,18 +181,10 @@ def run_zigzag(network: str, quick: bool, timeout_s: float) -> dict[str, Any] | 
     return result
 
 
-def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchConfig, args: argparse.Namespace,
-                with_zigzag: bool) -> dict[str, Any]:
-    spec = load_spec(arch)
-    workload = select(load_workload(network, prefer_onnx=not args.csv), layers)
-    log(f"{network}/{arch}: {len(workload.layers)} distinct of {workload.total_layers} layers from {workload.source}")
+def search_baselines(workload: Workload, spec: HardwareSpec, cfg: BenchConfig,
+                     ) -> tuple[dict[str, list[MethodResult | None]], dict[str, Any]]:
     results: dict[str, list[MethodResult | None]] = {}
     timing: dict[str, Any] = {}
-    log("mip: cold (empty cache) then warm")
-    mip, cold_s, warm = mip_cold_warm(workload, spec, cfg)
-    results["mip"] = list(mip)
-    timing.update(mip_cold_wall_s=cold_s, mip_warm_walls_s=warm,
-                  mip_warm_wall_s_median=statistics.median(warm) if warm else None)
     for label, samples in (("random5", 5), ("random16k", cfg.random_samples)):
         log(f"{label}: {samples} samples per layer")
         res, wall_s = run_method(workload, spec, "random",
@@ -195,11 +195,62 @@ def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchCon
         timing[f"{label}_per_layer_s_median"] = statistics.median(per_layer)
         timing[f"{label}_per_sample_us_median"] = 1e6 * statistics.median(per_layer) / samples
     log(f"exhaustive: layers with <= {cfg.exhaustive_limit} schedules")
-    results["exhaustive"] = exhaustive_results(workload, spec, cfg)
+    results["exhaustive"] = list(exhaustive_results(workload, spec, cfg))
+    return results, timing
+
+
+def _prior_run(args: argparse.Namespace, network: str, arch: str, workload: Workload, cfg: BenchConfig,
+               ) -> tuple[dict[str, list[MethodResult | None]], dict[str, Any]] | None:
+    """Search-baseline results of an earlier run with the same layers, samples, seed and objective."""
+    if not args.baselines_from:
+        return None
+    doc = json.loads(Path(args.baselines_from).read_text())
+    same_cfg = all(doc["config"].get(k) == v for k, v in (("random_samples", cfg.random_samples),
+                                                          ("objective", cfg.objective),
+                                                          ("exhaustive_limit", cfg.exhaustive_limit)))
+    for run in doc["runs"] if same_cfg else []:
+        shapes = [row["shape"] for row in run["layers"]]
+        if (run["network"], run["arch"]) != (network, arch) or shapes != [p.describe() for p in workload.layers]:
+            continue
+        results: dict[str, list[MethodResult | None]] = {}
+        for key in ("random5", "random16k", "exhaustive"):
+            results[key] = [None if (m := row["methods"].get(key)) is None else
+                            MethodResult(cycles=int(m["cycles"]), energy_pj=float(m["energy_pj"]),
+                                         solve_time_s=float(m["solve_time_s"]), status=str(m.get("status", "")),
+                                         gap=m.get("gap")) for row in run["layers"]]
+        timing = {k: v for k, v in run["timing"].items() if k.startswith(("random5_", "random16k_"))}
+        timing["baselines_reused_from"] = f"{args.baselines_from} ({doc.get('date_utc')} UTC)"
+        return results, timing
+    return None
+
+
+def run_network(network: str, arch: str, layers: list[int] | None, cfg: BenchConfig, args: argparse.Namespace,
+                *, first: bool) -> dict[str, Any]:
+    with_zigzag = first and not args.no_zigzag
+    spec = load_spec(arch)
+    workload = select(load_workload(network, prefer_onnx=not args.csv), layers)
+    log(f"{network}/{arch}: {len(workload.layers)} distinct of {workload.total_layers} layers from {workload.source}")
+    results: dict[str, list[MethodResult | None]] = {}
+    timing: dict[str, Any] = {}
+    log("mip: cold (empty cache) then warm")
+    mip, cold_s, warm = mip_cold_warm(workload, spec, cfg)
+    results["mip"] = list(mip)
+    timing.update(mip_cold_wall_s=cold_s, mip_warm_walls_s=warm,
+                  mip_warm_wall_s_median=statistics.median(warm) if warm else None)
+    prior = _prior_run(args, network, arch, workload, cfg)
+    if prior is not None:
+        log(f"random5 / random16k / exhaustive: reused from {args.baselines_from} (deterministic: same seed)")
+        reused_results, reused_timing = prior
+        results.update(reused_results)
+        timing.update(reused_timing)
+    else:
+        searched, search_timing = search_baselines(workload, spec, cfg)
+        results.update(searched)
+        timing.update(search_timing)
     random_big = [r for r in results["random16k"] if r is not None]
     results["long"] = list(long_search(workload, spec, cfg, random_big, results["exhaustive"], log))
     model = onnx_path(network)
-    if with_zigzag and model is not None and not args.quick and cfg.main_scheduler == "mip":
+    if first and not args.no_cli and model is not None and not args.quick and cfg.main_scheduler == "mip":
         log("cosa-onnx compile (CLI, fresh process): cold, then warm")
         timing["cli_compile"] = cli_compile_times(model, arch, cfg.warm_repeats)
     if with_zigzag:
@@ -242,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for i, pair in enumerate(p for p in args.networks.split(",") if p.strip()):
         network, _, arch = pair.partition(":")
-        runs.append(run_network(network, arch or "simba", layers if i == 0 else None, cfg, args,
-                                with_zigzag=(i == 0 and not args.no_zigzag)))
+        runs.append(run_network(network, arch or "simba", layers if i == 0 else None, cfg, args, first=i == 0))
     doc = {"tool_version": __version__, "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
            "machine": {"python": platform.python_version(), "cores_available": len(os.sched_getaffinity(0)),
                        "jobs": cfg.jobs, "load_avg_1min_start": load_start, "load_avg_1min_end": os.getloadavg()[0]},
