@@ -209,15 +209,17 @@ def _prior_run(args: argparse.Namespace, network: str, arch: str, workload: Work
                                                           ("objective", cfg.objective),
                                                           ("exhaustive_limit", cfg.exhaustive_limit)))
     for run in doc["runs"] if same_cfg else []:
-        shapes = [row["shape"] for row in run["layers"]]
-        if (run["network"], run["arch"]) != (network, arch) or shapes != [p.describe() for p in workload.layers]:
+        by_shape = {row["shape"]: row for row in run["layers"]}
+        if (run["network"], run["arch"]) != (network, arch) or any(p.describe() not in by_shape
+                                                                    for p in workload.layers):
             continue
+        rows = [by_shape[p.describe()] for p in workload.layers]
         results: dict[str, list[MethodResult | None]] = {}
         for key in ("random5", "random16k", "exhaustive"):
             results[key] = [None if (m := row["methods"].get(key)) is None else
                             MethodResult(cycles=int(m["cycles"]), energy_pj=float(m["energy_pj"]),
                                          solve_time_s=float(m["solve_time_s"]), status=str(m.get("status", "")),
-                                         gap=m.get("gap")) for row in run["layers"]]
+                                         gap=m.get("gap")) for row in rows]
         timing = {k: v for k, v in run["timing"].items() if k.startswith(("random5_", "random16k_"))}
         timing["baselines_reused_from"] = f"{args.baselines_from} ({doc.get('date_utc')} UTC)"
         return results, timing
