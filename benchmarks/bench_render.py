@@ -126,7 +126,13 @@ def _goal_lines(run: dict[str, Any]) -> list[str]:
     if "layers_within_5pct_of_long_search" in g:
         lines.append(f"- layers within 5 % of the long search: {100 * g['layers_within_5pct_of_long_search']:.0f} %")
     lines += ["", "| goal | met |", "|---|---|"]
-    lines += [f"| {name} | {'yes' if ok else '**no**'} |" for name, ok in g["checks"].items()]
+    order = ("latency within", "energy within", "no layer", ">= 1.5x", ">= 95%", "cold", "warm", "faster")
+
+    def rank(name: str) -> int:
+        return next((i for i, prefix in enumerate(order) if name.startswith(prefix)), len(order))
+
+    checks = sorted(g["checks"].items(), key=lambda item: rank(item[0]))  # JSON round trips sort the keys
+    lines += [f"| {name} | {'yes' if ok else '**no**'} |" for name, ok in checks]
     return lines
 
 
