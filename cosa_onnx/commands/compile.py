@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--report", metavar="PATH", help="also write the report (.json, .md or .html by suffix)")
     p.add_argument("--objective", choices=OBJECTIVES, default="default",
                    help="what the scheduler minimises (default: the MIP's default)")
-    p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per layer, seconds")
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="wall-clock safety net per CBC run, seconds (default 10); solves normally stop on "
+                        "a deterministic node limit, and a run the clock cuts short is flagged time-limit-hit")
     p.add_argument("--gap", type=float, metavar="REL", help="relative MIP gap at which a solve stops")
     p.add_argument("--jobs", type=int, metavar="N", help="parallel solver processes (default: driver's choice)")
     add_shape_arguments(p)

@@ -43,13 +43,15 @@ TIE_BREAK = 1e-3  # weight of the paper-era objective under the spec-derived one
 
 
 def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: bool,
-                threads: int, seed: int, metric: str | None = None) -> BuiltModel:
+                threads: int, seed: int, metric: str | None = None, cuts: int = -1) -> BuiltModel:
     """The CoSA MIP for ``layout`` (CBC, silent, deterministic). ``metric`` None: the paper-era
-    objective; else the spec-derived proxy of that metric plus the paper-era one as a tie-breaker."""
+    objective; else the spec-derived proxy of that metric plus the paper-era one as a tie-breaker.
+    ``cuts``: CBC's cut level (-1 automatic, 0 off)."""
     model = mip.Model(sense=mip.MINIMIZE, solver_name=mip.CBC)
     model.verbose = 0
     model.threads = threads
     model.seed = seed
+    model.cuts = cuts
     mv = add_placement_vars(model, layout)
     add_assignment_constraints(mv)
     add_fanout_constraints(mv)

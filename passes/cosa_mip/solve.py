@@ -22,7 +22,7 @@ from cosa_onnx.schedule import Schedule, SolverInfo, check, trivial_schedule
 
 logger = logging.getLogger(__name__)
 
-REFINE_EVALS = 2000          # cost-model evaluations per candidate plan (deterministic budget)
+REFINE_EVALS = 1200          # cost-model evaluations per candidate plan (deterministic budget)
 FALLBACK_EVALS = 2000
 PRIMARY_LIMIT_FACTOR = 2.0   # time limit multiplier of the first MIP candidate
 
