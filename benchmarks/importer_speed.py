@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import_model(REPO / "models" / "tiny_cnn.onnx")  # warm imports
     print(f"{'model':40} {'layers':>6} {'median s':>9} {'peak RSS so far MB':>19}")
-    paths = sorted((REPO / "models").glob("*.onnx")) + sorted((REPO / "models" / "torch").glob("*.onnx"))
+    paths = sorted((REPO / "models").glob("*.onnx")) + sorted((REPO / "models" / "torch_exports").glob("*.onnx"))
     with tempfile.TemporaryDirectory() as tmp:
         paths.append(_resnet_with_weights(Path(tmp)))
         if args.big:

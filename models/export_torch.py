@@ -1,7 +1,7 @@
 """Export the small torch models with BOTH exporters: ``python models/export_torch.py [OUT_DIR]``.
 
 Needs ``torch==2.13.0`` (CPU) and ``onnxscript``; the exported files are committed under
-models/torch/ so tests never need torch. Weights are seeded (torch.manual_seed(0)).
+models/torch_exports/ so tests never need torch. Weights are seeded (torch.manual_seed(0)).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _export_dynamic_batch(module: nn.Module, example: torch.Tensor, out_dir: Pat
 
 
 def main(argv: list[str]) -> int:
-    out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent / "torch"
+    out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent / "torch_exports"
     for path in export(out_dir):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     print(f"torch {torch.__version__}")

@@ -139,7 +139,7 @@ TORCH_EXPORTS = {"cnn": (5, 2_220_672), "transformer": (8, 819_200)}
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 @pytest.mark.parametrize("model", sorted(TORCH_EXPORTS))
 def test_torch_exports_import(model: str, exporter: str) -> None:
-    path = MODELS / "torch" / f"{model}_{exporter}.onnx"
+    path = MODELS / "torch_exports" / f"{model}_{exporter}.onnx"
     count, macs = TORCH_EXPORTS[model]
     layers = import_model(path).layers
     assert len(layers) == count and sum(lay.problem.macs for lay in layers) == macs
@@ -152,7 +152,7 @@ def test_torch_exports_import(model: str, exporter: str) -> None:
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_torch_dynamic_batch_export(exporter: str) -> None:
-    path = MODELS / "torch" / f"cnn_dynamic_batch_{exporter}.onnx"
+    path = MODELS / "torch_exports" / f"cnn_dynamic_batch_{exporter}.onnx"
     layers = import_model(path, batch=3).layers
     assert [lay.problem.n for lay in layers[:4]] == [3, 3, 3, 3] and layers[4].problem.p == 3
     assert sum(lay.problem.macs for lay in layers) == 3 * TORCH_EXPORTS["cnn"][1]

@@ -105,7 +105,7 @@ def test_api_writes_outputs_and_rejects_unknown_options(compiled: CompileResult,
 @pytest.mark.parametrize("model", ["cnn_dynamo.onnx", "transformer_torchscript.onnx"])
 def test_torch_exported_models_run_bit_identical(model: str, cache_dir: Path) -> None:
     """Real torch exports (both exporters between them; conv and matmul layers) with real weights."""
-    path = MODELS / "torch" / model
+    path = MODELS / "torch_exports" / model
     result = cosa_onnx.compile(path, arch="simba", cache_dir=cache_dir, time_limit_s=0.5, jobs=1)
     assert len(result.schedules) == len(import_model(path).layers) > 0
     onnx.checker.check_model(result.model, full_check=True)
