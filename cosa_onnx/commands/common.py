@@ -6,8 +6,12 @@ import argparse
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cosa_onnx.errors import ShapeError
+from cosa_onnx.errors import ShapeError, UserInputError
+
+if TYPE_CHECKING:
+    from cosa_onnx.annotations import AnnotatedModel, NodeAnnotation
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +60,19 @@ def parse_input_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
 def shape_bindings(args: argparse.Namespace) -> tuple[int | None, dict[str, tuple[int, ...]]]:
     """The validated ``(batch, input_shapes)`` of a namespace built with :func:`add_shape_arguments`."""
     return parse_batch(getattr(args, "batch", None)), parse_input_shapes(getattr(args, "input_shape", None) or [])
+
+
+def load_annotated_layers(model_path: str, layer: str | None) -> tuple[AnnotatedModel, tuple[NodeAnnotation, ...]]:
+    """The annotations of a compiled model and its scheduled layers (only ``layer`` if given)."""
+    from cosa_onnx.annotations import read_annotations
+    from cosa_onnx.pipeline import load_compiled
+
+    annotated = read_annotations(load_compiled(model_path))
+    nodes = annotated.nodes
+    if layer is not None:
+        nodes = tuple(n for n in nodes if n.node_name == layer)
+        if not nodes:
+            names = ", ".join(n.node_name for n in annotated.nodes[:8])
+            raise UserInputError(f"layer {layer!r} is not a scheduled layer of {model_path}; "
+                                 f"scheduled layers include {names} (`cosa-onnx show` lists them all)")
+    return annotated, nodes

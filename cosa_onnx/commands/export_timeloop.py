@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cosa_onnx.commands.common import load_annotated_layers
 from cosa_onnx.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -37,17 +38,9 @@ def folder_name(index: int, layer_name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosa_onnx.annotations import read_annotations
-    from cosa_onnx.pipeline import load_compiled
     from cosa_onnx.timeloop import export_timeloop
 
-    annotated = read_annotations(load_compiled(args.model))
-    nodes = annotated.nodes
-    if args.layer is not None:
-        nodes = tuple(n for n in nodes if n.node_name == args.layer)
-        if not nodes:
-            raise UserInputError(f"layer {args.layer!r} is not a scheduled layer of {args.model}; "
-                                 "`cosa-onnx show` lists them")
+    annotated, nodes = load_annotated_layers(args.model, args.layer)
     out = Path(args.out_dir)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} exists and is not a folder; give a folder path")

@@ -11,7 +11,7 @@ import argparse
 import logging
 from typing import Any
 
-from cosa_onnx.errors import UserInputError
+from cosa_onnx.commands.common import load_annotated_layers
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.problem import ALL_DIMS, ALL_OPERANDS, LoopProblem
 from cosa_onnx.schedule import Schedule
@@ -85,17 +85,7 @@ def describe_layer(problem: LoopProblem, spec: HardwareSpec, schedule: Schedule,
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosa_onnx.annotations import read_annotations
-    from cosa_onnx.pipeline import load_compiled
-
-    annotated = read_annotations(load_compiled(args.model))
-    nodes = annotated.nodes
-    if args.layer is not None:
-        nodes = tuple(n for n in nodes if n.node_name == args.layer)
-        if not nodes:
-            names = ", ".join(n.node_name for n in annotated.nodes[:8])
-            raise UserInputError(f"layer {args.layer!r} is not a scheduled layer of {args.model}; "
-                                 f"scheduled layers include {names}")
+    annotated, nodes = load_annotated_layers(args.model, args.layer)
     spec = annotated.network.spec
     blocks = ["\n".join(describe_layer(n.problem, spec, n.schedule, n.cycles, n.energy_pj)) for n in nodes]
     print("\n\n".join(blocks))
