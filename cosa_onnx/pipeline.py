@@ -135,7 +135,7 @@ def cost_layers(layers: Sequence[Layer], solved: Mapping[Any, tuple[Schedule, fl
 
 def unscheduled_to_dict(op: UnscheduledOp) -> dict[str, Any]:
     return {"node_name": op.node_name, "op_type": op.op_type, "node_index": op.node_index,
-            "input_words": op.input_words, "output_words": op.output_words}
+            "input_words": op.input_words, "output_words": op.output_words, "constant": op.constant}
 
 
 def annotations_for(layers: Sequence[Layer], results: Sequence[LayerResult], report: NetworkReport,
@@ -185,6 +185,7 @@ class _StoredUnscheduled:
     op_type: str
     input_words: int | None
     output_words: int | None
+    constant: bool = False
 
 
 def results_from_annotations(annotated: AnnotatedModel) -> tuple[LayerResult, ...]:
@@ -206,7 +207,8 @@ def report_from_model(model: onnx.ModelProto) -> NetworkReport:
     """Re-build the network report from a compiled model's annotations alone."""
     annotated = read_annotations(model)
     unscheduled = [_StoredUnscheduled(node_name=str(u["node_name"]), op_type=str(u["op_type"]),
-                                      input_words=u.get("input_words"), output_words=u.get("output_words"))
+                                      input_words=u.get("input_words"), output_words=u.get("output_words"),
+                                      constant=bool(u.get("constant", False)))
                    for u in annotated.network.unscheduled]
     return build_report(results_from_annotations(annotated), unscheduled, annotated.network.spec,
                         model_name=annotated.network.model_name)

@@ -313,11 +313,16 @@ def estimate_unscheduled(op: UnscheduledLike, spec: HardwareSpec) -> Unscheduled
 
     Reads ``input_words`` at the DRAM read bandwidth and writes ``output_words`` at the write
     bandwidth; the two channels are independent, so cycles = max(ceil(in / read_bw),
-    ceil(out / write_bw)); energy = in x read pJ/word + out x write pJ/word. View ops count 0; an op
-    whose sizes are unknown counts 0 and says so.
+    ceil(out / write_bw)); energy = in x read pJ/word + out x write pJ/word. View ops and constant
+    ops (all inputs are weights, folded when the model is loaded) count 0; an op whose sizes are
+    unknown counts 0 and says so.
     """
     dram = spec.outermost
     in_words, out_words = op.input_words, op.output_words
+    if getattr(op, "constant", False):
+        return UnscheduledRow(node_name=op.node_name, op_type=op.op_type, input_words=in_words,
+                              output_words=out_words, moved_words=0, estimate_cycles=0,
+                              estimate_energy_pj=0.0, note="constant: folded at load time, no per-inference work")
     if op.op_type in VIEW_OPS:
         return UnscheduledRow(node_name=op.node_name, op_type=op.op_type, input_words=in_words,
                               output_words=out_words, moved_words=0, estimate_cycles=0,

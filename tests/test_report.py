@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -177,3 +178,21 @@ def test_estimate_rounding_matches_the_layer_bounds(spec: HardwareSpec) -> None:
     slow = spec_from_dict(data)
     assert estimate_unscheduled(op("a", "Relu", 100, 0), slow).estimate_cycles == 1000
     assert estimate_unscheduled(op("b", "Relu", 101, 0), slow).estimate_cycles == 1010
+
+
+def test_constant_ops_move_no_data_per_inference(spec: HardwareSpec) -> None:
+    """ResNet-50's weights are made by ConstantOfShape (and a real model may transpose or
+    dequantize an initializer): ops whose inputs are all constant are folded at load time."""
+    from cosa_onnx.importer import import_model
+
+    model_path = Path(__file__).resolve().parents[1] / "models" / "resnet50.onnx"
+    imported = import_model(model_path)
+    constant = [u for u in imported.unscheduled if u.constant]
+    assert constant and {u.op_type for u in constant} == {"ConstantOfShape"}
+    assert not any(u.constant for u in imported.unscheduled if u.op_type in ("Relu", "Add", "MaxPool"))
+    rows = [estimate_unscheduled(u, spec) for u in constant]
+    assert all(r.estimate_cycles == 0 and r.moved_words == 0 for r in rows)
+    # a non-view op flagged constant is not charged either, while the same op unflagged is
+    folded = estimate_unscheduled(dataclasses.replace(constant[0], op_type="Transpose"), spec)
+    live = estimate_unscheduled(dataclasses.replace(constant[0], op_type="Transpose", constant=False), spec)
+    assert folded.estimate_cycles == 0 and live.estimate_cycles > 0
