@@ -156,7 +156,7 @@ def long_search(workload: Workload, spec: HardwareSpec, cfg: BenchConfig, random
 
         base = MipOptions()
         long_mip = dataclasses.replace(base, time_limit_s=10 * base.time_limit_s, rel_gap=0.0,
-                                       max_nodes=10 * base.max_nodes)
+                                       max_nodes=10 * base.effective_max_nodes)
         try:
             candidates.append(run_method(workload, spec, "mip", long_mip, cfg.jobs)[0])
         except CosaError as exc:
