@@ -113,12 +113,12 @@ def test_random_specs_are_valid_and_varied() -> None:
 
 
 BUILTIN = st.sampled_from(sorted(BUILTIN_SPECS.values(), key=lambda s: s.name))
-# 100 solves in the default run (~0.15-0.25 s of CPU each; the 6-level built-ins cost the most)
-QUICK = settings(max_examples=60, deadline=None, database=None, derandomize=True,
+# 220 solves in the default run (~0.1-0.25 s of CPU each; the 6-level built-ins cost the most)
+QUICK = settings(max_examples=120, deadline=None, database=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow])
 
 
-@settings(QUICK, max_examples=40)
+@settings(QUICK, max_examples=100)
 @given(problem=problems, spec=BUILTIN)
 def test_builtin_specs(problem: LoopProblem, spec: HardwareSpec) -> None:
     assert_schedules_or_reports_infeasible(problem, spec, FAST)
