@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -204,16 +205,21 @@ def totals_lines(report: NetworkReport) -> list[str]:
     cycles = int(t["cycles"])
     latency = f" = {_seconds(float(t['latency_s']))} at {report.arch.get('clock_ghz')} GHz" if t.get("latency_s") else ""
     gaps = [float(r.solver["gap"]) for r in report.layers if r.solver.get("gap") is not None]
-    flagged = sum(1 for r in report.layers if r.solver.get("flags"))
+    # "start:..." only says which candidate won; the other flags are warnings worth a look
+    warnings = Counter(f for r in report.layers for f in r.solver.get("flags", ()) if not str(f).startswith("start:"))
+    flagged = sum(1 for r in report.layers if any(not str(f).startswith("start:") for f in r.solver.get("flags", ())))
+    flag_detail = f" ({', '.join(f'{name} {n}' for name, n in sorted(warnings.items()))})" if warnings else ""
     lines = [
         f"network ({t['layers']} layers on {report.arch.get('name')}): {cycles:,} cycles{latency}",
         f"  energy {_energy(float(t['energy_pj']))}, EDP {float(t['edp']):.4g} cycle*pJ, "
         f"utilisation {100 * float(t['utilization']):.1f}%",
-        f"  vs bounds: {_num(_ratio(cycles, t.get('bound_compute_cycles')), '.2f')}x compute bound, "
+        f"  vs bounds: {_num(_ratio(cycles, t.get('bound_latency_cycles')), '.3f')}x latency bound "
+        f"(per layer the larger of compute and DRAM traffic), "
+        f"{_num(_ratio(cycles, t.get('bound_compute_cycles')), '.2f')}x compute bound, "
         f"{_num(_ratio(cycles, t.get('bound_dram_cycles')), '.2f')}x traffic bound, "
         f"{_num(t.get('energy_vs_bound'), '.2f')}x energy bound",
         f"  solver: {float(report.timing.get('solve_time_s', 0.0)):.2f} s, {report.timing.get('cache_hits', 0)} cache hits, "
-        f"max gap {'-' if not gaps else f'{100 * max(gaps):.1f}%'}, {flagged} layers flagged",
+        f"max gap {'-' if not gaps else f'{100 * max(gaps):.1f}%'}, {flagged} layers flagged{flag_detail}",
     ]
     u = report.unscheduled_totals
     if u.get("ops"):
