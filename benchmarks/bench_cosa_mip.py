@@ -19,7 +19,7 @@ from cosa_onnx.hwmodels.loader import load_spec
 from cosa_onnx.passes.cosa_mip import MipOptions, schedule_problem
 from cosa_onnx.problem import LoopProblem
 
-WORKLOADS = Path("/work/shared/workloads")
+WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"  # ../shared beside the repo
 
 
 def load_layers(path: Path) -> list[tuple[LoopProblem, int]]:

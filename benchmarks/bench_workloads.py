@@ -1,7 +1,7 @@
 """Benchmark workloads: distinct layers of a network with their multiplicity.
 
 From ``models/<net>.onnx`` through the importer when the model is there, else from the reference
-table ``/work/shared/workloads/<net>.csv`` (CoSA's extraction: R S P Q C K N, strides, dilations).
+table ``../shared/workloads/<net>.csv`` (CoSA's extraction: R S P Q C K N, strides, dilations).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"
-CSV_DIR = Path("/work/shared/workloads")
+CSV_DIR = Path(__file__).resolve().parents[2] / "shared" / "workloads"  # ../shared beside the repo
 
 
 @dataclass(frozen=True, kw_only=True)

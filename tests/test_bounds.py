@@ -17,7 +17,7 @@ from cosa_onnx.hwmodels.loader import builtin_names, load_spec
 from cosa_onnx.mapspace import random_schedule
 from cosa_onnx.problem import LoopProblem, Operand
 
-WORKLOADS = Path("/work/shared/workloads")
+WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"  # ../shared beside the repo
 
 
 def resnet50_layers() -> list[LoopProblem]:
