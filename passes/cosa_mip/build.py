@@ -49,7 +49,10 @@ def build_model(layout: Layout, *, split: Mapping[Operand, float], paper_halo: b
     ``cuts``: CBC's cut level (-1 automatic, 0 off)."""
     model = mip.Model(sense=mip.MINIMIZE, solver_name=mip.CBC)
     model.verbose = 0
-    model.threads = threads
+    # One thread means CBC's serial mode (python-mip's 0: the "threads" parameter is left unset).
+    # CBC's "threads 1" runs the tree search in a helper thread, and a ResNet-50 x arch compile once
+    # hung there for good (main thread waiting in CbcBaseModel::waitForThreadsInTree).
+    model.threads = threads if threads > 1 else 0
     model.seed = seed
     model.cuts = cuts
     mv = add_placement_vars(model, layout)

@@ -10,7 +10,7 @@ from cosa_onnx.errors import UserInputError
 OBJECTIVES: tuple[str, ...] = ("default", "cosa", "latency", "energy", "edp")
 
 # Bumped whenever a change to the formulation or the search can change a returned schedule.
-FORMULATION_VERSION = 2
+FORMULATION_VERSION = 3
 
 # Deterministic work limits: CBC stops on its node count, not on the clock, so the same input gives
 # the same schedule on an idle or a loaded machine. Measured on ResNet-50's layers (docs/mip.md):
