@@ -12,6 +12,7 @@ ScheduleError naming the layer, never a hang. Ctrl-C terminates the workers and 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection as mp_connection
@@ -30,7 +31,7 @@ from cosa_onnx.cache import ScheduleCache
 from cosa_onnx.errors import ScheduleError, UserInputError
 from cosa_onnx.hwmodels.spec import HardwareSpec
 from cosa_onnx.problem import LoopProblem, prime_factors
-from cosa_onnx.schedule import Schedule, check
+from cosa_onnx.schedule import Schedule, check, trivial_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,27 @@ def solve_one(problem: LoopProblem, spec: HardwareSpec, scheduler: str, options:
     return exhaustive_search(problem, spec, objective=options.objective, limit=options.limit)
 
 
+# A worker still running this long after its solver's own limits (CBC's clock safety net, the refinement
+# deadline) is stuck, not slow: it is stopped and the layer gets a flagged fallback schedule.
+WATCHDOG_FLOOR_S = 120.0
+
+
+def watchdog_s(options: Any) -> float:
+    """Seconds after which a worker is presumed hung (well past every limit the solver sets itself)."""
+    limit_s = float(getattr(options, "time_limit_s", 0.0) or 0.0)
+    return WATCHDOG_FLOOR_S + 10.0 * limit_s
+
+
+def fallback_one(problem: LoopProblem, spec: HardwareSpec, scheduler: str, options: Any) -> Schedule:
+    """A valid, flagged schedule for a layer whose solve had to be stopped."""
+    if scheduler == "mip":
+        from cosa_onnx.passes.cosa_mip import fallback_schedule
+
+        return fallback_schedule(problem, spec, options, "worker-stopped")
+    trivial = trivial_schedule(problem, spec)
+    return dataclasses.replace(trivial, solver=dataclasses.replace(trivial.solver, flags=("fallback", "worker-stopped")))
+
+
 def _distinct(problems: Iterable[LoopProblem]) -> list[_Task]:
     first: dict[ShapeKey, LoopProblem] = {}
     names: dict[ShapeKey, list[str]] = {}
@@ -135,6 +157,7 @@ class _Run:
         self.tasks, self.cache, self.on_progress = tasks, cache, on_progress
         self.token = options.cache_token()
         self.outcomes: dict[int, ScheduleOutcome] = {}
+        self.watchdog_s = watchdog_s(options)
 
     def emit(self, kind: EventKind, task: _Task, elapsed_s: float | None = None, message: str = "") -> None:
         if self.on_progress is not None:
@@ -158,9 +181,9 @@ class _Run:
             self.emit("cache_hit", task, lookup_s)
         return todo
 
-    def finish(self, task: _Task, schedule: Schedule, solve_s: float) -> None:
+    def finish(self, task: _Task, schedule: Schedule, solve_s: float, *, cacheable: bool = True) -> None:
         schedule = _validated(task, self.spec, schedule)
-        if self.cache is not None:
+        if self.cache is not None and cacheable:
             self.cache.store(task.problem, self.spec, self.scheduler, self.token, schedule)
         self.outcomes[task.index] = ScheduleOutcome(schedule=schedule, cache_hit=False, solve_time_s=solve_s,
                                                     layer_names=task.names)
@@ -193,12 +216,26 @@ class _Run:
                 for worker in [w for w in running if w.done()]:
                     running.remove(worker)
                     self._collect(worker)
+                for worker in [w for w in running if time.perf_counter() - w.started_s > self.watchdog_s]:
+                    running.remove(worker)
+                    self._stop_hung(worker)
         except BaseException:
             for worker in running:
                 worker.process.terminate()
             for worker in running:
                 worker.close()
             raise
+
+    def _stop_hung(self, worker: _Worker) -> None:
+        """Stop a worker past the watchdog and schedule its layer with the fallback instead."""
+        task = worker.task
+        logger.warning("layer %s: the solver worker ran %.0f s, past every solver limit; stopped it and "
+                       "used the fallback schedule (flag worker-stopped)", task.problem.name, self.watchdog_s)
+        worker.process.kill()
+        worker.close()
+        start = time.perf_counter()
+        self.finish(task, fallback_one(task.problem, self.spec, self.scheduler, self.options),
+                    self.watchdog_s + time.perf_counter() - start, cacheable=False)  # solve it again next time
 
     def _collect(self, worker: _Worker) -> None:
         kind, payload, solve_s = worker.reply()

@@ -248,3 +248,20 @@ def test_mip_scheduler_through_the_driver(spec: HardwareSpec, tmp_path: Path) ->
     assert all(o.schedule.solver.method == "mip" for o in serial.values())
     warm = schedule_problems(problems, spec, None, jobs=2, cache_dir=tmp_path / "a")  # None = MipOptions()
     assert all(o.cache_hit for o in warm.values()) and _essence(warm) == _essence(serial)
+
+
+def test_hung_worker_is_stopped_and_gets_a_flagged_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A worker past the watchdog (here 0.3 s, far below a real solve) is killed; its layer gets a
+    valid fallback schedule flagged worker-stopped, which is not cached; the run never hangs."""
+    import cosa_onnx.scheduling as scheduling
+    from cosa_onnx.passes.cosa_mip import MipOptions
+
+    monkeypatch.setattr(scheduling, "watchdog_s", lambda options: 0.3)
+    spec = load_spec("simba")
+    problems = [LoopProblem(name=f"w{i}", r=3, s=3, p=28, q=28, c=64 * (i + 1), k=128) for i in range(2)]
+    out = scheduling.schedule_problems(problems, spec, MipOptions(), jobs=2, cache_dir=tmp_path)
+    for problem in problems:
+        schedule = out[problem.shape_key()].schedule
+        assert "worker-stopped" in schedule.solver.flags and schedule.solver.status == "fallback"
+        assert check(problem, spec, schedule) == []
+    assert not list(tmp_path.rglob("*.json")), "a stopped worker's fallback must not be cached"

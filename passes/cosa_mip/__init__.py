@@ -4,6 +4,6 @@
 """
 
 from cosa_onnx.passes.cosa_mip.options import OBJECTIVES, MipOptions
-from cosa_onnx.passes.cosa_mip.solve import schedule_problem
+from cosa_onnx.passes.cosa_mip.solve import fallback_schedule, schedule_problem
 
-__all__ = ["OBJECTIVES", "MipOptions", "schedule_problem"]
+__all__ = ["OBJECTIVES", "MipOptions", "fallback_schedule", "schedule_problem"]

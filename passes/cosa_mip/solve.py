@@ -94,6 +94,29 @@ def _best(problem: LoopProblem, spec: HardwareSpec, options: MipOptions, candida
     return scored[0][1]
 
 
+def _refined_outermost(problem: LoopProblem, spec: HardwareSpec, options: MipOptions, trivial: Plan,
+                       deadline: float) -> Plan:
+    """The all-outermost schedule improved by the cost-model local search (no CBC)."""
+    evals = FALLBACK_EVALS if options.refine else FALLBACK_EVALS // 10
+    plan, _ = refine(problem, spec, trivial, metric_for(options.ranking_metric), max_evals=evals, deadline=deadline)
+    return plan
+
+
+def fallback_schedule(problem: LoopProblem, spec: HardwareSpec, options: MipOptions, flag: str) -> Schedule:
+    """A valid schedule without any MIP solve (flagged ``fallback`` and ``flag``), for when a solve
+    could not finish, e.g. a worker process the driver had to stop."""
+    start = time.perf_counter()
+    trivial = from_schedule(ensure_fits(problem, spec), problem)
+    plan = _refined_outermost(problem, spec, options, trivial, start + 4 * options.time_limit_s)
+    info = SolverInfo(method="fallback", objective_name=options.objective, status="fallback",
+                      flags=("fallback", flag), wall_time_s=time.perf_counter() - start)
+    schedule = to_schedule(problem, spec, plan, info)
+    violations = check(problem, spec, schedule)
+    if violations:
+        raise ScheduleError(f"layer {problem.name!r}: the fallback schedule is invalid: {violations[0]}")
+    return schedule
+
+
 def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptions) -> Schedule:
     """Schedule one layer: always a check()-valid schedule (flagged if the solver was cut short)."""
     start = time.perf_counter()
@@ -105,9 +128,8 @@ def schedule_problem(problem: LoopProblem, spec: HardwareSpec, options: MipOptio
     flags: list[str] = []
     if not candidates:
         flags.append("fallback")
-        evals = FALLBACK_EVALS if options.refine else FALLBACK_EVALS // 10
-        plan, _ = refine(problem, spec, trivial, metric, max_evals=evals, deadline=deadline + 2 * options.time_limit_s)
-        best = Candidate(plan=plan, start="outermost", result=None)
+        best = Candidate(plan=_refined_outermost(problem, spec, options, trivial, deadline + 2 * options.time_limit_s),
+                         start="outermost", result=None)
     else:
         if refining:
             candidates.append(Candidate(plan=trivial, start="outermost", result=None))
