@@ -218,7 +218,8 @@ def totals_lines(report: NetworkReport) -> list[str]:
         f"{_num(_ratio(cycles, t.get('bound_compute_cycles')), '.2f')}x compute bound, "
         f"{_num(_ratio(cycles, t.get('bound_dram_cycles')), '.2f')}x traffic bound, "
         f"{_num(t.get('energy_vs_bound'), '.2f')}x energy bound",
-        f"  solver: {float(report.timing.get('solve_time_s', 0.0)):.2f} s, {report.timing.get('cache_hits', 0)} cache hits, "
+        f"  solver: {float(report.timing.get('solve_time_s', 0.0)):.2f} s summed over layers, "
+        f"{report.timing.get('cache_hits', 0)} cache hits, "
         f"max gap {'-' if not gaps else f'{100 * max(gaps):.1f}%'}, {flagged} layers flagged{flag_detail}",
     ]
     u = report.unscheduled_totals
